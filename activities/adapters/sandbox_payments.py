@@ -1,0 +1,121 @@
+"""A sandbox payment provider that behaves like a real one in test mode.
+
+Tokens as in providers' test modes: ``tok_visa``, ``tok_mastercard``, ``tok_ideal`` approve;
+``tok_chargeDeclined`` and ``tok_insufficientFunds`` decline. Card payments are authorized and
+captured later; iDEAL is paid at once. Every call honours the caller's idempotency key, and a
+capture never exceeds the authorization nor a refund the capture (also database checks).
+"""
+
+import random
+import uuid
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.ports import PaymentDeclined, ProviderPayment
+from domain.enums import PaymentMethod, PaymentStatus
+from storage.idempotency import run_once
+from storage.models import SandboxPaymentIntent
+
+APPROVING_TOKENS = frozenset({"tok_visa", "tok_mastercard", "tok_amex", "tok_ideal"})
+DECLINE_REASONS = {
+    "tok_chargeDeclined": "card declined",
+    "tok_insufficientFunds": "insufficient funds",
+}
+
+
+class ProviderUnavailable(Exception):
+    """A transient failure (timeout, 503): the caller retries with the same key."""
+
+
+def _view(intent: SandboxPaymentIntent) -> ProviderPayment:
+    return ProviderPayment(
+        payment_id=intent.id,
+        method=PaymentMethod(intent.method),
+        status=PaymentStatus(intent.status),
+        authorized=intent.authorized,
+        captured=intent.captured,
+        refunded=intent.refunded,
+    )
+
+
+class SandboxPaymentProvider:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, fail_rate: float = 0.0) -> None:
+        self._sessions = sessions
+        self._fail_rate = fail_rate
+
+    def _maybe_fail(self) -> None:
+        if self._fail_rate and random.random() < self._fail_rate:
+            raise ProviderUnavailable("sandbox payment provider: 503 service unavailable")
+
+    async def authorize(
+        self, *, reference: str, method: PaymentMethod, token: str, amount: Decimal, idempotency_key: str
+    ) -> ProviderPayment:
+        self._maybe_fail()
+
+        async def work(session: AsyncSession) -> ProviderPayment:
+            declined = DECLINE_REASONS.get(token) or (None if token in APPROVING_TOKENS else "unknown token")
+            intent = SandboxPaymentIntent(
+                id=f"pi_{uuid.uuid4().hex[:24]}",
+                reference=reference,
+                method=method,
+                token=token,
+                status=PaymentStatus.DECLINED if declined else (
+                    PaymentStatus.CAPTURED if method == PaymentMethod.IDEAL else PaymentStatus.AUTHORIZED
+                ),
+                authorized=Decimal(0) if declined else amount,
+                captured=amount if (method == PaymentMethod.IDEAL and not declined) else Decimal(0),
+                refunded=Decimal(0),
+            )
+            session.add(intent)
+            await session.flush()
+            return _view(intent)
+
+        result = await run_once(self._sessions, f"psp:authorize:{idempotency_key}", "psp.authorize", ProviderPayment, work)
+        if result.status == PaymentStatus.DECLINED:
+            raise PaymentDeclined(DECLINE_REASONS.get(token, "payment declined"))
+        return result
+
+    async def _change(self, op: str, payment_id: str, idempotency_key: str, apply) -> ProviderPayment:  # type: ignore[no-untyped-def]
+        self._maybe_fail()
+
+        async def work(session: AsyncSession) -> ProviderPayment:
+            intent = await session.get(SandboxPaymentIntent, payment_id, with_for_update=True)
+            if intent is None:
+                raise PaymentDeclined(f"no such payment {payment_id}")
+            apply(intent)
+            await session.flush()
+            return _view(intent)
+
+        return await run_once(self._sessions, f"psp:{op}:{idempotency_key}", f"psp.{op}", ProviderPayment, work)
+
+    async def capture(self, *, payment_id: str, amount: Decimal, idempotency_key: str) -> ProviderPayment:
+        def apply(intent: SandboxPaymentIntent) -> None:
+            if intent.status != PaymentStatus.AUTHORIZED:
+                raise PaymentDeclined(f"payment {payment_id} is {intent.status}; only an authorization can be captured")
+            if intent.captured + amount > intent.authorized:
+                raise PaymentDeclined(f"capture of {amount} exceeds the authorized {intent.authorized}")
+            intent.captured += amount
+            intent.status = PaymentStatus.CAPTURED
+
+        return await self._change("capture", payment_id, idempotency_key, apply)
+
+    async def void(self, *, payment_id: str, idempotency_key: str) -> ProviderPayment:
+        def apply(intent: SandboxPaymentIntent) -> None:
+            if intent.status != PaymentStatus.AUTHORIZED:
+                raise PaymentDeclined(f"payment {payment_id} is {intent.status}; only an authorization can be voided")
+            intent.status = PaymentStatus.VOIDED
+
+        return await self._change("void", payment_id, idempotency_key, apply)
+
+    async def refund(self, *, payment_id: str, amount: Decimal, idempotency_key: str) -> ProviderPayment:
+        def apply(intent: SandboxPaymentIntent) -> None:
+            if intent.refunded + amount > intent.captured:
+                raise PaymentDeclined(
+                    f"refund of {amount} exceeds what is left of the capture ({intent.captured - intent.refunded})"
+                )
+            intent.refunded += amount
+            if intent.refunded == intent.captured:
+                intent.status = PaymentStatus.REFUNDED
+
+        return await self._change("refund", payment_id, idempotency_key, apply)

@@ -1,0 +1,92 @@
+"""Telling everyone about a status change, in one idempotent activity per change: the read
+model (orders, timeline, shipment), the PIM, and the customer through their channels.
+
+Keyed by (order, sequence): the read model only moves forward, and the PIM and each channel
+receive a change once however often the activity is retried.
+"""
+
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.ports import Notifier, OutgoingMessage, PimStatusUpdate, ProductInformationSystem
+from domain.enums import NotificationChannel, OrderStatus, ShipmentStatus
+from domain.messages import render_status_message
+from domain.models import StatusChange, StatusPublished
+from storage.models import Customer, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
+
+SHIPMENT_STATUS_FOR = {
+    OrderStatus.SHIPPED: ShipmentStatus.SHIPPED,
+    OrderStatus.IN_TRANSIT: ShipmentStatus.IN_TRANSIT,
+    OrderStatus.DELIVERED: ShipmentStatus.DELIVERED,
+}
+
+
+class OrderStatusActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        pim: ProductInformationSystem,
+        notifiers: Mapping[NotificationChannel, Notifier],
+        customer_statuses: frozenset[OrderStatus],
+    ) -> None:
+        self._sessions = sessions
+        self._pim = pim
+        self._notifiers = notifiers
+        self._customer_statuses = customer_statuses
+
+    @activity.defn
+    async def publish_status_change(self, change: StatusChange) -> StatusPublished:
+        async with self._sessions() as session, session.begin():
+            applied = await self._apply_to_read_model(session, change)
+            order = await session.get(Order, change.order_id)
+            assert order is not None
+            customer = await session.get(Customer, order.customer_id)
+            skus = list((await session.execute(
+                select(OrderLine.sku).where(OrderLine.order_id == change.order_id).order_by(OrderLine.line_no))).scalars())
+
+        await self._pim.publish_order_status(
+            PimStatusUpdate(order_id=change.order_id, sequence=change.sequence, status=change.status, skus=skus))
+
+        sent: list[NotificationChannel] = []
+        if change.status in self._customer_statuses and customer is not None:
+            subject, body = render_status_message(
+                locale=customer.locale, order_id=change.order_id, status=change.status,
+                tracking_number=change.tracking_number, reason=change.reason)
+            for name in customer.notification_channels or ["email"]:
+                channel = NotificationChannel(name)
+                recipient = customer.email if channel == NotificationChannel.EMAIL else customer.phone
+                notifier = self._notifiers.get(channel)
+                if notifier is None or not recipient:
+                    continue
+                await notifier.send(OutgoingMessage(order_id=change.order_id, sequence=change.sequence,
+                                                    channel=channel, recipient=recipient, subject=subject, body=body))
+                sent.append(channel)
+        return StatusPublished(applied_to_read_model=applied, messages=sent, pim_updated=True)
+
+    async def _apply_to_read_model(self, session: AsyncSession, change: StatusChange) -> bool:
+        # Conditional on the sequence: a late retry of an older change never moves it back.
+        result = await session.execute(
+            update(Order)
+            .where(Order.id == change.order_id, Order.status_sequence < change.sequence)
+            .values(status=change.status, status_sequence=change.sequence, status_reason=change.reason,
+                    needs_attention=change.needs_attention)
+        )
+        applied = result.rowcount == 1
+        try:
+            async with session.begin_nested():
+                session.add(OrderEvent(order_id=change.order_id, sequence=change.sequence, status=change.status,
+                                       reason=change.reason, occurred_at=change.occurred_at))
+        except IntegrityError:
+            pass  # recorded by an earlier attempt
+        shipment_status = SHIPMENT_STATUS_FOR.get(change.status)
+        if applied and shipment_status and change.tracking_number:
+            await session.execute(update(Shipment).where(Shipment.tracking_number == change.tracking_number)
+                                  .values(status=shipment_status))
+        if change.feedback is not None and await session.get(OrderFeedback, change.order_id) is None:
+            session.add(OrderFeedback(order_id=change.order_id, rating=change.feedback.rating,
+                                      comment=change.feedback.comment))
+        return applied

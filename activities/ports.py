@@ -1,0 +1,104 @@
+"""The ports Orderflow talks to the outside world through. A real provider's adapter
+implements the same Protocol as the sandbox one in ``activities/adapters``.
+
+Every call that acts carries the caller's idempotency key; a repeated key must return the
+original answer without acting again (as payment and carrier APIs do).
+"""
+
+from decimal import Decimal
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from domain.enums import NotificationChannel, OrderStatus, PaymentMethod, PaymentStatus
+
+
+class PaymentDeclined(Exception):
+    """The provider refused the payment (card declined, bank refused): do not retry."""
+
+
+class CarrierRefused(Exception):
+    """The carrier will not take this parcel (too heavy, destination not served)."""
+
+
+class ProviderPayment(BaseModel):
+    payment_id: str
+    method: PaymentMethod
+    status: PaymentStatus
+    authorized: Decimal
+    captured: Decimal
+    refunded: Decimal
+
+
+class PaymentProvider(Protocol):
+    async def authorize(
+        self, *, reference: str, method: PaymentMethod, token: str, amount: Decimal, idempotency_key: str
+    ) -> ProviderPayment:
+        """Card: authorize ``amount``. iDEAL: the customer pays at once (captured)."""
+        ...
+
+    async def capture(self, *, payment_id: str, amount: Decimal, idempotency_key: str) -> ProviderPayment: ...
+
+    async def void(self, *, payment_id: str, idempotency_key: str) -> ProviderPayment: ...
+
+    async def refund(self, *, payment_id: str, amount: Decimal, idempotency_key: str) -> ProviderPayment: ...
+
+
+class Parcel(BaseModel):
+    weight_grams: int
+    length_mm: int
+    width_mm: int
+    height_mm: int
+    country: str
+    postcode: str
+
+
+class CarrierRate(BaseModel):
+    carrier: str
+    service: str
+    price: Decimal
+    transit_days: int
+
+
+class CarrierBooking(BaseModel):
+    carrier: str
+    service: str
+    tracking_number: str
+
+
+class CarrierGateway(Protocol):
+    async def rates(self, parcel: Parcel) -> list[CarrierRate]:
+        """Every carrier service that can take this parcel, with price and transit time."""
+        ...
+
+    async def book(self, *, carrier: str, service: str, parcel: Parcel, idempotency_key: str) -> CarrierBooking: ...
+
+    async def cancel(self, *, tracking_number: str, idempotency_key: str) -> None: ...
+
+
+class PimStatusUpdate(BaseModel):
+    order_id: str
+    sequence: int
+    status: OrderStatus
+    skus: list[str]
+
+
+class ProductInformationSystem(Protocol):
+    async def publish_order_status(self, update: PimStatusUpdate) -> None:
+        """Idempotent per (order, sequence)."""
+        ...
+
+
+class OutgoingMessage(BaseModel):
+    order_id: str
+    sequence: int
+    channel: NotificationChannel
+    recipient: str
+    subject: str
+    body: str
+
+
+class Notifier(Protocol):
+    async def send(self, message: OutgoingMessage) -> None:
+        """Idempotent per (order, sequence, channel)."""
+        ...

@@ -1,0 +1,93 @@
+"""The fixed vocabularies of the contract (DESIGN.md, Contract): statuses, methods, roles."""
+
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    PAYMENT_AUTHORIZED = "PAYMENT_AUTHORIZED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+    AWAITING_CUSTOMER = "AWAITING_CUSTOMER"
+    AWAITING_STOCK = "AWAITING_STOCK"
+    RESERVED = "RESERVED"
+    PICKING = "PICKING"
+    PACKING = "PACKING"
+    READY_TO_SHIP = "READY_TO_SHIP"
+    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+    SHIPPED = "SHIPPED"
+    IN_TRANSIT = "IN_TRANSIT"
+    DELIVERED = "DELIVERED"
+    FEEDBACK_REQUESTED = "FEEDBACK_REQUESTED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class PaymentMethod(StrEnum):
+    CARD = "card"
+    IDEAL = "ideal"
+
+
+class PaymentStatus(StrEnum):
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    VOIDED = "voided"
+    REFUNDED = "refunded"
+    DECLINED = "declined"
+
+
+class ShippingPreference(StrEnum):
+    FASTEST = "fastest"
+    CHEAPEST = "cheapest"
+    NAMED = "named"
+
+
+class BackorderPolicy(StrEnum):
+    PREORDER = "preorder"
+    CANCEL = "cancel"
+    ASK = "ask"
+
+
+class TrackingEventKind(StrEnum):
+    IN_TRANSIT = "IN_TRANSIT"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    DELIVERED = "DELIVERED"
+    EXCEPTION = "EXCEPTION"
+
+
+class NotificationChannel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    APP = "app"
+
+
+class ShipmentStatus(StrEnum):
+    BOOKED = "BOOKED"
+    CANCELLED = "CANCELLED"
+    SHIPPED = "SHIPPED"
+    IN_TRANSIT = "IN_TRANSIT"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    DELIVERED = "DELIVERED"
+    EXCEPTION = "EXCEPTION"
+
+
+class Role(StrEnum):
+    CHANNEL = "channel"
+    WAREHOUSE = "warehouse"
+    CARRIER = "carrier"
+    OPS = "ops"
+
+
+class TimelineKind(StrEnum):
+    STATUS = "status"
+    EVENT = "event"
+    IGNORED = "ignored"
+
+
+class ErrorType(StrEnum):
+    """``ApplicationError.type`` values of business refusals: never retried."""
+
+    PAYMENT_DECLINED = "PaymentDeclined"
+    OUT_OF_STOCK = "OutOfStock"
+    CARRIER_REFUSED = "CarrierRefused"
+    ORDER_NOT_FOUND = "OrderNotFound"
+    INVALID_REQUEST = "InvalidRequest"

@@ -1,0 +1,62 @@
+"""What the customer is told at each status change, in Dutch or English by their locale."""
+
+from domain.enums import OrderStatus
+
+CUSTOMER_STATUSES_DEFAULT = frozenset({
+    OrderStatus.PAYMENT_AUTHORIZED,
+    OrderStatus.PAYMENT_FAILED,
+    OrderStatus.AWAITING_CUSTOMER,
+    OrderStatus.AWAITING_STOCK,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.FEEDBACK_REQUESTED,
+    OrderStatus.CANCELLED,
+})
+
+_TEXT: dict[str, dict[OrderStatus, str]] = {
+    "en": {
+        OrderStatus.PAYMENT_AUTHORIZED: "We have received your order and your payment.",
+        OrderStatus.PAYMENT_FAILED: "Your payment was not accepted, so your order has not been placed.",
+        OrderStatus.AWAITING_CUSTOMER: "Part of your order is out of stock: please tell us how to proceed.",
+        OrderStatus.AWAITING_STOCK: "Part of your order is on pre-order; we ship as soon as it arrives.",
+        OrderStatus.SHIPPED: "Your order is on its way.",
+        OrderStatus.IN_TRANSIT: "Your parcel is in transit.",
+        OrderStatus.DELIVERED: "Your order has been delivered.",
+        OrderStatus.FEEDBACK_REQUESTED: "How did we do? We would love to hear your feedback.",
+        OrderStatus.CANCELLED: "Your order has been cancelled.",
+        OrderStatus.COMPLETED: "Thank you for your order.",
+    },
+    "nl": {
+        OrderStatus.PAYMENT_AUTHORIZED: "We hebben je bestelling en je betaling ontvangen.",
+        OrderStatus.PAYMENT_FAILED: "Je betaling is niet geaccepteerd; je bestelling is niet geplaatst.",
+        OrderStatus.AWAITING_CUSTOMER: "Een deel van je bestelling is niet op voorraad: laat ons weten wat je wilt.",
+        OrderStatus.AWAITING_STOCK: "Een deel van je bestelling is een pre-order; we verzenden zodra het binnen is.",
+        OrderStatus.SHIPPED: "Je bestelling is onderweg.",
+        OrderStatus.IN_TRANSIT: "Je pakket is onderweg.",
+        OrderStatus.DELIVERED: "Je bestelling is bezorgd.",
+        OrderStatus.FEEDBACK_REQUESTED: "Hoe hebben we het gedaan? We horen graag je mening.",
+        OrderStatus.CANCELLED: "Je bestelling is geannuleerd.",
+        OrderStatus.COMPLETED: "Bedankt voor je bestelling.",
+    },
+}
+_SUBJECT = {"en": "Your order {order_id}: {status}", "nl": "Je bestelling {order_id}: {status}"}
+_TRACKING = {"en": "Track your parcel: {number}", "nl": "Volg je pakket: {number}"}
+_REASON = {"en": "Reason: {reason}", "nl": "Reden: {reason}"}
+
+
+def language(locale: str | None) -> str:
+    lang = (locale or "nl").split("-")[0].split("_")[0].lower()
+    return lang if lang in _TEXT else "en"
+
+
+def render_status_message(
+    *, locale: str | None, order_id: str, status: OrderStatus, tracking_number: str | None, reason: str | None
+) -> tuple[str, str]:
+    """(subject, body) of the message for this status change."""
+    lang = language(locale)
+    body = [_TEXT[lang].get(status, status.value)]
+    if reason and status in (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED):
+        body.append(_REASON[lang].format(reason=reason))
+    if tracking_number:
+        body.append(_TRACKING[lang].format(number=tracking_number))
+    return _SUBJECT[lang].format(order_id=order_id, status=status.value), "\n".join(body)

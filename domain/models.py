@@ -1,0 +1,173 @@
+"""Inputs and results of every workflow, activity, signal, update and query.
+
+One pydantic model in, one out (DESIGN.md). Histories carry ids and business facts only:
+names, addresses, e-mail addresses and phone numbers stay in the database.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from domain.enums import (
+    NotificationChannel,
+    OrderStatus,
+    PaymentMethod,
+    PaymentStatus,
+    ShipmentStatus,
+    TimelineKind,
+    TrackingEventKind,
+)
+
+
+class OrderWorkflowInput(BaseModel):
+    """The order workflow's input: the order id and the follow-up timers in force when the
+    order was placed (settings; a demo shortens them). Everything else is read by activities."""
+
+    order_id: str
+    feedback_request_delay_seconds: float = 3 * 24 * 3600
+    feedback_wait_seconds: float = 14 * 24 * 3600
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+class PaymentRequest(BaseModel):
+    """Authorize, capture or cancel the payment of one order; the key makes a retry safe."""
+
+    order_id: str
+    idempotency_key: str
+
+
+class PaymentResult(BaseModel):
+    payment_id: str
+    method: PaymentMethod
+    status: PaymentStatus
+    amount: Decimal
+    captured: Decimal = Decimal("0.00")
+    refunded: Decimal = Decimal("0.00")
+
+
+# --- stock ----------------------------------------------------------------------------
+
+
+class StockRequest(BaseModel):
+    order_id: str
+    idempotency_key: str
+
+
+class ReservedLine(BaseModel):
+    sku: str
+    quantity: int
+
+
+class ReservationResult(BaseModel):
+    lines: list[ReservedLine]
+
+
+class ReleaseResult(BaseModel):
+    released: list[ReservedLine]
+
+
+# --- shipping -------------------------------------------------------------------------
+
+
+class ShipmentRequest(BaseModel):
+    """Book an order's shipment, or cancel its booking."""
+
+    order_id: str
+    idempotency_key: str
+
+
+class ShipmentInfo(BaseModel):
+    shipment_id: str
+    carrier: str
+    service: str
+    tracking_number: str
+    price: Decimal
+    transit_days: int
+    choice_reason: str
+    status: ShipmentStatus = ShipmentStatus.BOOKED
+
+
+# --- status publication ---------------------------------------------------------------
+
+
+class StatusChange(BaseModel):
+    """One status change of an order: written to the read model, the PIM and the customer."""
+
+    order_id: str
+    sequence: int
+    status: OrderStatus
+    occurred_at: datetime
+    reason: str | None = None
+    needs_attention: bool = False
+    tracking_number: str | None = None
+    feedback: "FeedbackInput | None" = None
+
+
+class StatusPublished(BaseModel):
+    applied_to_read_model: bool
+    messages: list[NotificationChannel] = Field(default_factory=list)
+    pim_updated: bool
+
+
+# --- human steps (updates and signals) ------------------------------------------------
+
+
+class StepConfirmation(BaseModel):
+    """Pick, pack or handover confirmation from warehouse staff."""
+
+    confirmed_by: str | None = None
+
+
+class TrackingUpdate(BaseModel):
+    tracking_number: str
+    event: TrackingEventKind
+    occurred_at: datetime | None = None
+    description: str | None = None
+
+
+class FeedbackInput(BaseModel):
+    rating: int = Field(ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class CancelRequest(BaseModel):
+    reason: str = "cancelled on request"
+    requested_by: str | None = None
+
+
+class StepResult(BaseModel):
+    """What an update did: ``accepted`` is False for a harmless repeat (no-op)."""
+
+    accepted: bool
+    status: OrderStatus
+    message: str
+
+
+# --- query ----------------------------------------------------------------------------
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    kind: TimelineKind
+    status: OrderStatus
+    message: str
+    sequence: int | None = None
+
+
+class OrderView(BaseModel):
+    order_id: str
+    status: OrderStatus
+    sequence: int
+    needs_attention: bool = False
+    lines: list[ReservedLine] = Field(default_factory=list)
+    payment: PaymentResult | None = None
+    shipment: ShipmentInfo | None = None
+    cancellation_reason: str | None = None
+    rating: int | None = None
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+
+
+StatusChange.model_rebuild()

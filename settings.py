@@ -1,0 +1,79 @@
+"""Orderflow's settings: the one place that reads the environment (prefix ``ORDERFLOW_``,
+plus ``DATABASE_URL``). Every process builds one ``Settings`` and passes what it needs on."""
+
+from datetime import timedelta
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Profile(StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+DEV_API_KEYS = {
+    "channel-dev-key": ("channel", "webshop dev key", "webshop"),
+    "warehouse-dev-key": ("warehouse", "warehouse dev key", None),
+    "carrier-dev-key": ("carrier", "carrier dev key", None),
+    "ops-dev-key": ("ops", "ops dev key", None),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORDERFLOW_", env_file=".env", extra="ignore")
+
+    profile: Profile = Profile.DEV
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{ROOT / 'var' / 'orderflow.db'}",
+        validation_alias=AliasChoices("DATABASE_URL", "ORDERFLOW_DATABASE_URL"),
+    )
+    database_echo: bool = False
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    temporal_db_file: Path = ROOT / "var" / "temporal.db"
+    namespace_retention_days: int = 30
+    task_queue: str = "orders"
+
+    worker_max_concurrent_activities: int = 100
+    worker_max_concurrent_workflow_tasks: int = 100
+    worker_max_cached_workflows: int = 1000
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Follow-up timers: how long after delivery feedback is asked for, and how long after
+    # that the order completes without feedback. Short values make a quick demo.
+    feedback_request_delay_seconds: float = timedelta(days=3).total_seconds()
+    feedback_wait_seconds: float = timedelta(days=14).total_seconds()
+
+    # Sandbox outside systems.
+    sandbox_carrier_fail_rate: float = 0.0
+    sandbox_payment_fail_rate: float = 0.0
+
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None: JSON when stdout is not a terminal
+
+    @model_validator(mode="after")
+    def _production_has_no_dev_keys(self) -> "Settings":
+        return self
+
+    @property
+    def feedback_request_delay(self) -> timedelta:
+        return timedelta(seconds=self.feedback_request_delay_seconds)
+
+    @property
+    def feedback_wait(self) -> timedelta:
+        return timedelta(seconds=self.feedback_wait_seconds)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

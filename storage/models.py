@@ -1,0 +1,345 @@
+"""SQLAlchemy 2 typed models: the database record of orders (the read model), the catalogue,
+stock, and what each outside system was asked to do.
+
+Money is ``Numeric(12, 2)``; times are timezone-aware UTC. Unique constraints, not
+check-then-act code, guard every "exactly once" rule.
+"""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both databases (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Money = Numeric(12, 2, asdecimal=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), Decimal: Money, dict[str, Any]: JSON}
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_customers_channel_external_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    locale: Mapped[str] = mapped_column(String(10), default="nl")
+    notification_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    price: Mapped[Decimal]
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    weight_grams: Mapped[int] = mapped_column(Integer)
+    length_mm: Mapped[int] = mapped_column(Integer)
+    width_mm: Mapped[int] = mapped_column(Integer)
+    height_mm: Mapped[int] = mapped_column(Integer)
+    fragile: Mapped[bool] = mapped_column(Boolean, default=False)
+    ean: Mapped[str | None] = mapped_column(String(14))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    stock: Mapped["StockLevel | None"] = relationship(back_populates="product", lazy="selectin")
+
+
+class StockLevel(Base):
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="ck_stock_on_hand_non_negative"),
+        CheckConstraint("reserved >= 0", name="ck_stock_reserved_non_negative"),
+        CheckConstraint("reserved <= on_hand", name="ck_stock_reserved_within_on_hand"),
+    )
+
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), primary_key=True)
+    on_hand: Mapped[int] = mapped_column(Integer, default=0)
+    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="stock")
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockMovement(Base):
+    """The stock ledger: every change of on-hand or reserved stock, with its reason."""
+
+    __tablename__ = "stock_movements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), index=True)
+    on_hand_delta: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Reservation(Base):
+    __tablename__ = "reservations"
+    __table_args__ = (UniqueConstraint("order_id", "sku", name="uq_reservations_order_sku"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="held")  # held, released, shipped
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_reference", name="uq_orders_channel_external_reference"),
+        UniqueConstraint("channel", "idempotency_key", name="uq_orders_channel_idempotency_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), index=True)
+    external_reference: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+
+    status: Mapped[str] = mapped_column(String(32), index=True, default="RECEIVED")
+    status_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    workflow_started: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    payment_method: Mapped[str] = mapped_column(String(16))
+    payment_token: Mapped[str] = mapped_column(String(128))
+    shipping_preference: Mapped[str] = mapped_column(String(16), default="cheapest")
+    preferred_carrier: Mapped[str | None] = mapped_column(String(32))
+    preferred_service: Mapped[str | None] = mapped_column(String(32))
+    backorder_policy: Mapped[str] = mapped_column(String(16), default="ask")
+
+    ship_country: Mapped[str | None] = mapped_column(String(2))
+    ship_street: Mapped[str | None] = mapped_column(String(200))
+    ship_house_number: Mapped[str | None] = mapped_column(String(20))
+    ship_house_number_addition: Mapped[str | None] = mapped_column(String(20))
+    ship_postcode: Mapped[str | None] = mapped_column(String(16))
+    ship_city: Mapped[str | None] = mapped_column(String(100))
+
+    total_amount: Mapped[Decimal]
+    vat_amount: Mapped[Decimal]
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", order_by="OrderLine.line_no", lazy="selectin"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("order_id", "line_no", name="uq_order_lines_order_line_no"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[Decimal]
+    vat_rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))
+    line_total: Mapped[Decimal]
+    vat_amount: Mapped[Decimal]
+    backorder_policy: Mapped[str | None] = mapped_column(String(16))
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class OrderEvent(Base):
+    """The read model's timeline: one row per status change, keyed by (order, sequence)."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (UniqueConstraint("order_id", "sequence", name="uq_order_events_order_sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    occurred_at: Mapped[datetime]
+
+
+class Payment(Base):
+    """Our record of an order's payment (the provider keeps its own)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+    method: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal]
+    captured: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    refunded: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Shipment(Base):
+    __tablename__ = "shipments"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str] = mapped_column(String(32))
+    tracking_number: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(32))
+    price: Mapped[Decimal]
+    transit_days: Mapped[int] = mapped_column(Integer)
+    choice_reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CustomerMessage(Base):
+    """What was sent to a customer, once per (order, status change, channel)."""
+
+    __tablename__ = "customer_messages"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sequence", "channel", name="uq_customer_messages_once"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PimUpdate(Base):
+    """Status updates published to the product-information system, once per status change."""
+
+    __tablename__ = "pim_updates"
+    __table_args__ = (UniqueConstraint("order_id", "sequence", name="uq_pim_updates_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderFeedback(Base):
+    __tablename__ = "order_feedback"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """A claimed idempotency key and the result it produced: a repeat returns this result."""
+
+    __tablename__ = "idempotency_records"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- sandbox outside systems: what the simulated services recorded ---------------------
+
+
+class SandboxPaymentIntent(Base):
+    """The sandbox payment provider's own ledger of one payment."""
+
+    __tablename__ = "sandbox_payment_intents"
+    __table_args__ = (
+        CheckConstraint("captured <= authorized", name="ck_sandbox_capture_within_authorized"),
+        CheckConstraint("refunded <= captured", name="ck_sandbox_refund_within_captured"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    authorized: Mapped[Decimal]
+    captured: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    refunded: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SandboxCarrierBooking(Base):
+    """The sandbox carrier's own record of a booking."""
+
+    __tablename__ = "sandbox_carrier_bookings"
+
+    tracking_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

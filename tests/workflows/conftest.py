@@ -1,0 +1,71 @@
+"""An order worker on the time-skipping server, with the real activities on a test database."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.enums import OrderStatus
+from domain.models import OrderView, OrderWorkflowInput
+from settings import Settings
+from tests.factories import place_order, seed
+from worker import WORKFLOWS, build_activities
+from workflows.order import OrderWorkflow
+
+
+async def wait_for_status(handle: WorkflowHandle[Any, Any], *statuses: OrderStatus, timeout: float = 20) -> OrderView:
+    """Poll the order's query until it reaches one of ``statuses`` (test code only)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        view = await handle.query(OrderWorkflow.view)
+        if view.status in statuses:
+            return view
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"order stayed {view.status}, expected {statuses}")
+        await asyncio.sleep(0.05)
+
+
+class OrderHarness:
+    def __init__(self, env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], task_queue: str) -> None:
+        self.env = env
+        self.client: Client = env.client
+        self.sessions = sessions
+        self.task_queue = task_queue
+
+    async def start(self, **order: Any) -> WorkflowHandle[OrderWorkflow, Any]:
+        order_id = await place_order(self.sessions, **order)
+        return await self.client.start_workflow(
+            OrderWorkflow.run, OrderWorkflowInput(order_id=order_id), id=f"order-{order_id}",
+            task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+
+
+@pytest.fixture
+async def make_harness(
+    time_skipping_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> AsyncIterator[Callable[..., Any]]:
+    """Yields a factory: ``async with make_harness(replace={"reserve_stock": fn}) as h``."""
+    await seed(sessions)
+
+    class _Ctx:
+        def __init__(self, replace: dict[str, Callable[..., Any]] | None = None) -> None:
+            self.replace = replace or {}
+
+        async def __aenter__(self) -> OrderHarness:
+            task_queue = f"orders-{uuid.uuid4().hex[:8]}"
+            activities = [self.replace.get(a.__name__, a) for a in build_activities(settings, sessions)]
+            self.worker = Worker(time_skipping_env.client, task_queue=task_queue, workflows=list(WORKFLOWS),
+                                 activities=activities)
+            await self.worker.__aenter__()
+            return OrderHarness(time_skipping_env, sessions, task_queue)
+
+        async def __aexit__(self, *exc: object) -> None:
+            await self.worker.__aexit__(*exc)
+
+    yield _Ctx

@@ -1,0 +1,118 @@
+"""The Orderflow worker: builds the adapters from settings, prepares the Temporal namespace
+(retention, search attributes) and runs the order workflow and its activities.
+
+Run with ``python worker.py`` (``make run`` does it for you).
+"""
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import UpdateNamespaceRequest
+from temporalio.api.namespace.v1 import NamespaceConfig
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from google.protobuf.duration_pb2 import Duration
+
+from activities.adapters.sandbox_carrier import SandboxCarrierGateway
+from activities.adapters.sandbox_outbound import SandboxNotifier, SandboxPim
+from activities.adapters.sandbox_payments import SandboxPaymentProvider
+from activities.inventory import InventoryActivities
+from activities.order_status import OrderStatusActivities
+from activities.payments import PaymentActivities
+from activities.shipping import ShippingActivities
+from domain.enums import NotificationChannel
+from domain.messages import CUSTOMER_STATUSES_DEFAULT
+from logs import configure_logging, get_logger
+from settings import Settings, get_settings
+from storage.db import create_engine, create_session_factory
+from workflows import search_attributes
+from workflows.order import OrderWorkflow
+
+WORKFLOWS: Sequence[type] = (OrderWorkflow,)
+log = get_logger(__name__)
+
+
+def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+    """Every activity, bound to the adapters the settings choose."""
+    payments = PaymentActivities(sessions, SandboxPaymentProvider(sessions, fail_rate=settings.sandbox_payment_fail_rate))
+    inventory = InventoryActivities(sessions)
+    shipping = ShippingActivities(sessions, SandboxCarrierGateway(sessions))
+    notifier = SandboxNotifier(sessions)
+    status = OrderStatusActivities(
+        sessions, SandboxPim(sessions), {channel: notifier for channel in NotificationChannel}, CUSTOMER_STATUSES_DEFAULT)
+    return [
+        payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
+        inventory.reserve_stock, inventory.release_stock, inventory.ship_reserved_stock,
+        shipping.book_shipment, shipping.cancel_shipment,
+        status.publish_status_change,
+    ]
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
+                                data_converter=pydantic_data_converter)
+
+
+async def register_search_attributes(client: Client, namespace: str) -> None:
+    """Idempotent: a restarted dev server ignores new --search-attribute flags on an old file."""
+    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    wanted = {key.name: IndexedValueType.ValueType(int(key.indexed_value_type)) for key in search_attributes.ALL}
+    missing = {name: kind for name, kind in wanted.items() if name not in existing.custom_attributes}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing))
+
+
+async def set_retention(client: Client, namespace: str, days: int) -> None:
+    await client.workflow_service.update_namespace(UpdateNamespaceRequest(
+        namespace=namespace,
+        config=NamespaceConfig(workflow_execution_retention_ttl=Duration(seconds=int(timedelta(days=days).total_seconds()))),
+    ))
+
+
+async def prepare_namespace(client: Client, settings: Settings) -> None:
+    await register_search_attributes(client, settings.temporal_namespace)
+    await set_retention(client, settings.temporal_namespace, settings.namespace_retention_days)
+
+
+def build_worker(client: Client, settings: Settings, activities: list[Callable[..., Any]]) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_cached_workflows=settings.worker_max_cached_workflows,
+    )
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    engine = create_engine(settings.database_url, echo=settings.database_echo)
+    sessions = create_session_factory(engine)
+    client = await connect(settings)
+    await prepare_namespace(client, settings)
+    worker = build_worker(client, settings, build_activities(settings, sessions))
+    log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
+             max_concurrent_activities=settings.worker_max_concurrent_activities,
+             max_cached_workflows=settings.worker_max_cached_workflows)
+    try:
+        await worker.run()
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

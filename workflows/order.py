@@ -1,0 +1,428 @@
+"""The order workflow: one durable process per customer order, from payment to feedback.
+
+``run()`` reads as the business process; each stage is a small step method. Human steps
+(pick, pack, handover), carrier tracking, feedback and cancellation arrive as Updates (with
+validators, so the HTTP caller gets a 409 naming the current status) and as Signals with the
+same names (so ``temporal workflow signal`` works; a signal that would have been refused is
+recorded on the timeline as ignored). The rules of what may happen when live in
+``domain.rules``.
+"""
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.inventory import InventoryActivities
+    from activities.order_status import OrderStatusActivities
+    from activities.payments import PaymentActivities
+    from activities.shipping import ShippingActivities
+    from domain import rules
+    from domain.enums import ErrorType, OrderStatus, TimelineKind, TrackingEventKind
+    from domain.models import (
+        CancelRequest,
+        FeedbackInput,
+        OrderView,
+        OrderWorkflowInput,
+        PaymentRequest,
+        PaymentResult,
+        ReservedLine,
+        ShipmentInfo,
+        ShipmentRequest,
+        StatusChange,
+        StepConfirmation,
+        StepResult,
+        StockRequest,
+        TimelineEntry,
+        TrackingUpdate,
+    )
+    from workflows import search_attributes as sa
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=[e.value for e in ErrorType],
+)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+
+class _CancelRequested(Exception):
+    """Raised inside the process when an API cancellation has been accepted."""
+
+
+def _refusal_message(err: ActivityError) -> str:
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(err)
+
+
+def _is_refusal(err: ActivityError, error_type: ErrorType) -> bool:
+    return isinstance(err.cause, ApplicationError) and err.cause.type == error_type.value
+
+
+@workflow.defn
+class OrderWorkflow:
+    def __init__(self) -> None:
+        self._order_id = ""
+        self._status = OrderStatus.RECEIVED
+        self._sequence = 0
+        self._timeline: list[TimelineEntry] = []
+        self._needs_attention = False
+        self._payment: PaymentResult | None = None
+        self._lines: list[ReservedLine] = []
+        self._shipment: ShipmentInfo | None = None
+        # Set before an activity starts, so a cancellation that lands while it runs still
+        # compensates whatever it did (the compensations are idempotent and check the record).
+        self._payment_started = self._reservation_started = self._booking_started = False
+        self._picked = self._packed = self._handed_over = False
+        self._delivered = False
+        self._feedback: FeedbackInput | None = None
+        self._tracking: deque[TrackingUpdate] = deque()
+        self._cancel_request: CancelRequest | None = None
+        self._cancellation_reason: str | None = None
+
+    # --- the process ------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: OrderWorkflowInput) -> OrderView:
+        self._order_id = input.order_id
+        try:
+            await self._fulfil(input)
+        except _CancelRequested:
+            await self._compensate(self._cancel_request.reason if self._cancel_request else "cancelled")
+        except asyncio.CancelledError:
+            if not self._handed_over:
+                # Temporal's own Cancel runs the same compensations as an API cancellation.
+                await self._compensate("cancelled in Temporal")
+                raise
+            # The parcel is with the carrier: nothing can be undone, so the order goes on.
+            self._note(TimelineKind.IGNORED, "Temporal cancel ignored: the order was already handed to the carrier")
+            await self._after_handover(input)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._view()
+
+    async def _fulfil(self, input: OrderWorkflowInput) -> None:
+        if not await self._authorize_payment():
+            return
+        self._checkpoint()
+        if not await self._reserve_stock():
+            return
+        self._checkpoint()
+        await self._set_status(OrderStatus.PICKING, "released to the warehouse")
+        await self._wait_for_human(lambda: self._picked)
+        await self._set_status(OrderStatus.PACKING, "picked")
+        await self._wait_for_human(lambda: self._packed)
+        if not await self._book_shipment():
+            return
+        self._checkpoint()
+        await self._set_status(OrderStatus.READY_TO_SHIP, f"booked with {self._shipment.carrier if self._shipment else '?'}")
+        await self._wait_for_human(lambda: self._handed_over)
+        await self._after_handover(input)
+
+    async def _after_handover(self, input: OrderWorkflowInput) -> None:
+        if self._status == OrderStatus.READY_TO_SHIP:
+            await self._ship()
+        while self._status not in (OrderStatus.DELIVERED, OrderStatus.FEEDBACK_REQUESTED, OrderStatus.COMPLETED):
+            await workflow.wait_condition(lambda: bool(self._tracking))
+            await self._apply_tracking(self._tracking.popleft())
+        await self._follow_up(input)
+
+    async def _authorize_payment(self) -> bool:
+        self._payment_started = True
+        try:
+            self._payment = await self._step(
+                PaymentActivities.authorize_payment, PaymentRequest(order_id=self._order_id, idempotency_key=self._key("authorize")))
+        except ActivityError as err:
+            if not _is_refusal(err, ErrorType.PAYMENT_DECLINED):
+                raise
+            self._payment_started = False  # declined: there is nothing to void
+            await self._set_status(OrderStatus.PAYMENT_FAILED, _refusal_message(err))
+            return False
+        await self._set_status(OrderStatus.PAYMENT_AUTHORIZED, f"{self._payment.method} payment of EUR {self._payment.amount}")
+        return True
+
+    async def _reserve_stock(self) -> bool:
+        self._reservation_started = True
+        try:
+            result = await self._step(
+                InventoryActivities.reserve_stock, StockRequest(order_id=self._order_id, idempotency_key=self._key("reserve")))
+        except ActivityError as err:
+            if not _is_refusal(err, ErrorType.OUT_OF_STOCK):
+                raise
+            await self._compensate(_refusal_message(err))
+            return False
+        self._lines = result.lines
+        await self._set_status(OrderStatus.RESERVED, "all lines reserved")
+        return True
+
+    async def _book_shipment(self) -> bool:
+        self._booking_started = True
+        try:
+            self._shipment = await self._step(
+                ShippingActivities.book_shipment, ShipmentRequest(order_id=self._order_id, idempotency_key=self._key("book")))
+        except ActivityError as err:
+            if not _is_refusal(err, ErrorType.CARRIER_REFUSED):
+                raise
+            # No carrier will take it: the customer is refunded rather than left waiting.
+            await self._compensate(_refusal_message(err))
+            return False
+        return True
+
+    async def _ship(self) -> None:
+        await self._step(InventoryActivities.ship_reserved_stock,
+                         StockRequest(order_id=self._order_id, idempotency_key=self._key("ship-stock")))
+        self._payment = await self._step(PaymentActivities.capture_payment,
+                                         PaymentRequest(order_id=self._order_id, idempotency_key=self._key("capture")))
+        await self._set_status(OrderStatus.SHIPPED, "handed to the carrier")
+
+    async def _apply_tracking(self, update: TrackingUpdate) -> None:
+        match update.event:
+            case TrackingEventKind.IN_TRANSIT if self._status == OrderStatus.SHIPPED:
+                await self._set_status(OrderStatus.IN_TRANSIT, update.description or "in transit")
+            case TrackingEventKind.DELIVERED:
+                self._needs_attention = False
+                await self._set_status(OrderStatus.DELIVERED, update.description or "delivered")
+            case TrackingEventKind.EXCEPTION:
+                self._needs_attention = True
+                await self._set_status(self._status, f"delivery exception: {update.description or 'reported by carrier'}")
+            case _:
+                self._note(TimelineKind.EVENT, f"carrier: {update.event}")
+
+    async def _follow_up(self, input: OrderWorkflowInput) -> None:
+        if self._status == OrderStatus.COMPLETED:
+            return
+        if self._status == OrderStatus.DELIVERED and not await self._feedback_within(input.feedback_request_delay_seconds):
+            await self._set_status(OrderStatus.FEEDBACK_REQUESTED, "feedback asked for")
+            await self._feedback_within(input.feedback_wait_seconds)
+        reason = f"feedback: {self._feedback.rating}/5" if self._feedback else "no feedback received"
+        await self._set_status(OrderStatus.COMPLETED, reason)
+
+    async def _feedback_within(self, seconds: float) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self._feedback is not None, timeout=timedelta(seconds=seconds))
+        except TimeoutError:
+            return False
+        return True
+
+    async def _compensate(self, reason: str) -> None:
+        """Undo in reverse order what was done; each compensation is idempotent."""
+        self._cancellation_reason = reason
+        if self._booking_started:
+            self._shipment = await self._step(ShippingActivities.cancel_shipment, ShipmentRequest(
+                order_id=self._order_id, idempotency_key=self._key("cancel-shipment")))
+        if self._reservation_started:
+            await self._step(InventoryActivities.release_stock,
+                             StockRequest(order_id=self._order_id, idempotency_key=self._key("release")))
+        if self._payment_started:
+            self._payment = await self._step(PaymentActivities.cancel_payment,
+                                             PaymentRequest(order_id=self._order_id, idempotency_key=self._key("cancel-payment")))
+        await self._set_status(OrderStatus.CANCELLED, reason)
+
+    # --- building blocks --------------------------------------------------------------
+
+    def _key(self, step: str) -> str:
+        return f"{workflow.info().workflow_id}:{step}"
+
+    async def _step(self, activity: Callable[..., Awaitable[Any]], arg: Any) -> Any:
+        """Run one activity to its end even if the workflow is cancelled meanwhile, so the
+        compensation that follows knows exactly what was done."""
+        handle = workflow.start_activity_method(
+            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        try:
+            return await asyncio.shield(handle)
+        except asyncio.CancelledError:
+            try:
+                await handle
+            except ActivityError:
+                pass
+            raise
+
+    def _checkpoint(self) -> None:
+        if self._cancel_request is not None:
+            raise _CancelRequested
+
+    async def _wait_for_human(self, done: Callable[[], bool]) -> None:
+        await workflow.wait_condition(lambda: done() or self._cancel_request is not None)
+        if not done():
+            self._checkpoint()
+
+    async def _set_status(self, status: OrderStatus, reason: str) -> None:
+        """Record a status change (or an attention change) and tell everyone, once."""
+        self._status = status
+        self._sequence += 1
+        now = workflow.now()
+        self._timeline.append(TimelineEntry(at=now, kind=TimelineKind.STATUS, status=status, message=reason,
+                                            sequence=self._sequence))
+        workflow.upsert_search_attributes([
+            sa.ORDER_STATUS.value_set(status.value),
+            sa.NEEDS_ATTENTION.value_set(self._needs_attention),
+        ])
+        await self._step(OrderStatusActivities.publish_status_change, StatusChange(
+            order_id=self._order_id, sequence=self._sequence, status=status, occurred_at=now, reason=reason,
+            needs_attention=self._needs_attention,
+            tracking_number=self._shipment.tracking_number if self._shipment else None,
+            feedback=self._feedback if status == OrderStatus.COMPLETED else None))
+
+    def _note(self, kind: TimelineKind, message: str) -> None:
+        self._timeline.append(TimelineEntry(at=workflow.now(), kind=kind, status=self._status, message=message))
+
+    def _progress(self) -> rules.StepProgress:
+        return rules.StepProgress(status=self._status, picked=self._picked, packed=self._packed,
+                                  handed_over=self._handed_over, delivered=self._delivered,
+                                  feedback_received=self._feedback is not None,
+                                  cancel_requested=self._cancel_request is not None)
+
+    def _view(self) -> OrderView:
+        return OrderView(order_id=self._order_id, status=self._status, sequence=self._sequence,
+                         needs_attention=self._needs_attention, lines=self._lines, payment=self._payment,
+                         shipment=self._shipment, cancellation_reason=self._cancellation_reason,
+                         rating=self._feedback.rating if self._feedback else None, timeline=self._timeline)
+
+    def _result(self, decision: rules.Decision) -> StepResult:
+        return StepResult(accepted=decision.outcome == rules.Outcome.ACCEPT, status=self._status,
+                          message=decision.message)
+
+    def _validate(self, decision: rules.Decision) -> None:
+        if decision.outcome == rules.Outcome.REFUSE:
+            raise ApplicationError(decision.message, {"status": self._status.value}, type="StepRefused")
+
+    def _signal(self, name: str, decision: rules.Decision, apply: Callable[[], None]) -> None:
+        if decision.outcome == rules.Outcome.REFUSE:
+            self._note(TimelineKind.IGNORED, f"signal {name} ignored: {decision.message}")
+        elif decision.outcome == rules.Outcome.ACCEPT:
+            apply()
+
+    # --- query ------------------------------------------------------------------------
+
+    @workflow.query
+    def view(self) -> OrderView:
+        return self._view()
+
+    # --- human steps: updates (with validators) and signals of the same name ------------
+
+    def _apply_pick(self, c: StepConfirmation) -> None:
+        self._picked = True
+        self._note(TimelineKind.EVENT, f"pick confirmed{' by ' + c.confirmed_by if c.confirmed_by else ''}")
+
+    def _apply_pack(self, c: StepConfirmation) -> None:
+        self._packed = True
+        self._note(TimelineKind.EVENT, f"pack confirmed{' by ' + c.confirmed_by if c.confirmed_by else ''}")
+
+    def _apply_handover(self, c: StepConfirmation) -> None:
+        self._handed_over = True
+        self._note(TimelineKind.EVENT, f"handover confirmed{' by ' + c.confirmed_by if c.confirmed_by else ''}")
+
+    def _apply_tracking_update(self, u: TrackingUpdate) -> None:
+        if u.event == TrackingEventKind.DELIVERED:
+            self._delivered = True
+        self._tracking.append(u)
+
+    def _apply_feedback(self, f: FeedbackInput) -> None:
+        self._feedback = f
+        self._note(TimelineKind.EVENT, f"feedback {f.rating}/5")
+
+    def _apply_cancel(self, c: CancelRequest) -> None:
+        self._cancel_request = c
+        self._note(TimelineKind.EVENT, f"cancellation requested{' by ' + c.requested_by if c.requested_by else ''}: {c.reason}")
+
+    @workflow.update(name="confirm_picked")
+    async def confirm_picked(self, c: StepConfirmation) -> StepResult:
+        decision = rules.decide_pick(self._progress())
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._apply_pick(c)
+        return self._result(decision)
+
+    @confirm_picked.validator
+    def _validate_pick(self, c: StepConfirmation) -> None:
+        self._validate(rules.decide_pick(self._progress()))
+
+    @workflow.signal(name="confirm_picked")
+    def confirm_picked_signal(self, c: StepConfirmation) -> None:
+        self._signal("confirm_picked", rules.decide_pick(self._progress()), lambda: self._apply_pick(c))
+
+    @workflow.update(name="confirm_packed")
+    async def confirm_packed(self, c: StepConfirmation) -> StepResult:
+        decision = rules.decide_pack(self._progress())
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._apply_pack(c)
+        return self._result(decision)
+
+    @confirm_packed.validator
+    def _validate_pack(self, c: StepConfirmation) -> None:
+        self._validate(rules.decide_pack(self._progress()))
+
+    @workflow.signal(name="confirm_packed")
+    def confirm_packed_signal(self, c: StepConfirmation) -> None:
+        self._signal("confirm_packed", rules.decide_pack(self._progress()), lambda: self._apply_pack(c))
+
+    @workflow.update(name="confirm_handover")
+    async def confirm_handover(self, c: StepConfirmation) -> StepResult:
+        decision = rules.decide_handover(self._progress())
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._apply_handover(c)
+        return self._result(decision)
+
+    @confirm_handover.validator
+    def _validate_handover(self, c: StepConfirmation) -> None:
+        self._validate(rules.decide_handover(self._progress()))
+
+    @workflow.signal(name="confirm_handover")
+    def confirm_handover_signal(self, c: StepConfirmation) -> None:
+        self._signal("confirm_handover", rules.decide_handover(self._progress()), lambda: self._apply_handover(c))
+
+    @workflow.update(name="report_tracking")
+    async def report_tracking(self, u: TrackingUpdate) -> StepResult:
+        decision = rules.decide_tracking(self._progress(), u.event)
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._apply_tracking_update(u)
+        else:
+            self._note(TimelineKind.EVENT, f"carrier: {u.event} (no change)")
+        return self._result(decision)
+
+    @report_tracking.validator
+    def _validate_tracking(self, u: TrackingUpdate) -> None:
+        self._validate(rules.decide_tracking(self._progress(), u.event))
+
+    @workflow.signal(name="report_tracking")
+    def report_tracking_signal(self, u: TrackingUpdate) -> None:
+        self._signal("report_tracking", rules.decide_tracking(self._progress(), u.event),
+                     lambda: self._apply_tracking_update(u))
+
+    @workflow.update(name="submit_feedback")
+    async def submit_feedback(self, f: FeedbackInput) -> StepResult:
+        decision = rules.decide_feedback(self._progress())
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._apply_feedback(f)
+        return self._result(decision)
+
+    @submit_feedback.validator
+    def _validate_feedback(self, f: FeedbackInput) -> None:
+        self._validate(rules.decide_feedback(self._progress()))
+
+    @workflow.signal(name="submit_feedback")
+    def submit_feedback_signal(self, f: FeedbackInput) -> None:
+        self._signal("submit_feedback", rules.decide_feedback(self._progress()), lambda: self._apply_feedback(f))
+
+    @workflow.update(name="cancel_order")
+    async def cancel_order(self, c: CancelRequest) -> StepResult:
+        decision = rules.decide_cancel(self._progress())
+        if decision.outcome != rules.Outcome.ACCEPT:
+            return self._result(decision)
+        self._apply_cancel(c)
+        # Answer once the compensations have run, so the caller sees the final status.
+        await workflow.wait_condition(lambda: self._status in rules.FINAL_STATUSES)
+        return StepResult(accepted=True, status=self._status, message=f"order {self._status}")
+
+    @cancel_order.validator
+    def _validate_cancel(self, c: CancelRequest) -> None:
+        self._validate(rules.decide_cancel(self._progress()))
+
+    @workflow.signal(name="cancel_order")
+    def cancel_order_signal(self, c: CancelRequest) -> None:
+        self._signal("cancel_order", rules.decide_cancel(self._progress()), lambda: self._apply_cancel(c))
