@@ -1,11 +1,13 @@
 """An order worker on the time-skipping server, with the real activities on a test database."""
 
 import asyncio
+import typing
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from temporalio import activity
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -50,7 +52,8 @@ class OrderHarness:
 async def make_harness(
     time_skipping_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], settings: Settings
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Yields a factory: ``async with make_harness(replace={"reserve_stock": fn}) as h``."""
+    """Yields a factory: ``async with make_harness(replace={"reserve_stock": wrap}) as h``, where
+    ``wrap(real_activity)`` returns the activity to register in its place."""
     await seed(sessions)
 
     class _Ctx:
@@ -59,7 +62,8 @@ async def make_harness(
 
         async def __aenter__(self) -> OrderHarness:
             task_queue = f"orders-{uuid.uuid4().hex[:8]}"
-            activities = [self.replace.get(a.__name__, a) for a in build_activities(settings, sessions)]
+            activities = [self.replace[a.__name__](a) if a.__name__ in self.replace else a
+                          for a in build_activities(settings, sessions)]
             self.worker = Worker(time_skipping_env.client, task_queue=task_queue, workflows=list(WORKFLOWS),
                                  activities=activities)
             await self.worker.__aenter__()
@@ -69,3 +73,23 @@ async def make_harness(
             await self.worker.__aexit__(*exc)
 
     yield _Ctx
+
+
+def gated(name: str) -> tuple[asyncio.Event, asyncio.Event, Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    """An activity wrapper that signals ``started`` and then waits for ``release`` before
+    running the real activity: to act while an activity is in flight."""
+    started, release = asyncio.Event(), asyncio.Event()
+
+    def wrap(real: Callable[..., Any]) -> Callable[..., Any]:
+        async def gated_activity(arg: Any) -> Any:
+            started.set()
+            await release.wait()
+            return await real(arg)
+
+        # The real activity's types, so the converter hands over the same pydantic models.
+        hints = typing.get_type_hints(real)
+        (arg_type,) = [t for n, t in hints.items() if n != "return"]
+        gated_activity.__annotations__ = {"arg": arg_type, "return": hints["return"]}
+        return activity.defn(name=name)(gated_activity)
+
+    return started, release, wrap

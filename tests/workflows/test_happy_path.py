@@ -1,33 +1,113 @@
+"""The whole pipeline on the time-skipping server, for both payment methods."""
+
+from datetime import timedelta
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
-from domain.enums import OrderStatus, PaymentStatus, TrackingEventKind
+from domain.enums import OrderStatus, PaymentStatus, TimelineKind, TrackingEventKind
 from domain.models import FeedbackInput, StepConfirmation, TrackingUpdate
-from storage.models import CustomerMessage, Order, PimUpdate, StockLevel
+from storage.models import CustomerMessage, Order, OrderEvent, OrderFeedback, PimUpdate, SandboxPaymentIntent, StockLevel
 from tests.workflows.conftest import wait_for_status
 from workflows.order import OrderWorkflow
 
+FULL_PATH = [
+    OrderStatus.PAYMENT_AUTHORIZED, OrderStatus.RESERVED, OrderStatus.PICKING, OrderStatus.PACKING,
+    OrderStatus.READY_TO_SHIP, OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED,
+    OrderStatus.FEEDBACK_REQUESTED, OrderStatus.COMPLETED,
+]
 
-async def test_card_order_runs_to_completed(make_harness) -> None:
+
+async def drive_to_delivered(handle) -> str:
+    await wait_for_status(handle, OrderStatus.PICKING)
+    await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation(confirmed_by="piet"))
+    await wait_for_status(handle, OrderStatus.PACKING)
+    await handle.execute_update(OrderWorkflow.confirm_packed, StepConfirmation(confirmed_by="piet"))
+    view = await wait_for_status(handle, OrderStatus.READY_TO_SHIP)
+    await handle.execute_update(OrderWorkflow.confirm_handover, StepConfirmation(confirmed_by="piet"))
+    await wait_for_status(handle, OrderStatus.SHIPPED)
+    tn = view.shipment.tracking_number
+    await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(tracking_number=tn, event=TrackingEventKind.IN_TRANSIT))
+    await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(tracking_number=tn, event=TrackingEventKind.DELIVERED))
+    await wait_for_status(handle, OrderStatus.DELIVERED)
+    return tn
+
+
+async def test_card_order_runs_to_completed_without_feedback(make_harness) -> None:
     async with make_harness() as h:
         handle = await h.start()
-        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
-            await handle.execute_update(step, StepConfirmation(confirmed_by="test"))
-        view = await wait_for_status(handle, OrderStatus.SHIPPED)
-        assert view.payment.status == PaymentStatus.CAPTURED
-        tn = view.shipment.tracking_number
-        await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(tracking_number=tn, event=TrackingEventKind.IN_TRANSIT))
-        await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(tracking_number=tn, event=TrackingEventKind.DELIVERED))
-        result = await handle.result()
+        tn = await drive_to_delivered(handle)
+        result = await handle.result()  # the time-skipping server fires both follow-up timers
+
     assert result.status == OrderStatus.COMPLETED
-    statuses = [e.status for e in result.timeline if e.kind == "status"]
-    assert statuses == [
-        OrderStatus.PAYMENT_AUTHORIZED, OrderStatus.RESERVED, OrderStatus.PICKING, OrderStatus.PACKING,
-        OrderStatus.READY_TO_SHIP, OrderStatus.SHIPPED, OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED,
-        OrderStatus.FEEDBACK_REQUESTED, OrderStatus.COMPLETED]
+    assert [e.status for e in result.timeline if e.kind == TimelineKind.STATUS] == FULL_PATH
+    assert result.payment.status == PaymentStatus.CAPTURED
+    assert result.payment.captured == result.payment.amount == Decimal("50.89")
     async with h.sessions() as s:
         order = await s.get(Order, result.order_id)
-        assert order.status == "COMPLETED"
+        assert (order.status, order.status_sequence) == ("COMPLETED", 10)
+        events = (await s.execute(select(OrderEvent.status).where(OrderEvent.order_id == order.id)
+                                  .order_by(OrderEvent.sequence))).scalars().all()
+        assert events == [s_.value for s_ in FULL_PATH]
         mug = await s.get(StockLevel, "MUG-001")
         assert (mug.on_hand, mug.reserved) == (198, 0)
         assert await s.scalar(select(func.count()).select_from(PimUpdate).where(PimUpdate.order_id == order.id)) == 10
-        assert await s.scalar(select(func.count()).select_from(CustomerMessage).where(CustomerMessage.order_id == order.id)) > 0
+        channels = (await s.execute(select(CustomerMessage.channel, CustomerMessage.sequence)
+                                    .where(CustomerMessage.order_id == order.id))).all()
+        # e-mail and SMS once for each status the customer hears about (confirmed, shipped,
+        # delivered, feedback request)
+        assert sorted(c for c, _ in channels).count("email") == 4
+        assert sorted(c for c, _ in channels).count("sms") == 4
+        intent = (await s.execute(select(SandboxPaymentIntent))).scalar_one()
+        assert (intent.status, intent.captured) == ("captured", intent.authorized)
+    assert tn
+
+
+async def test_ideal_order_is_paid_at_once_and_completes_on_feedback(make_harness) -> None:
+    async with make_harness() as h:
+        handle = await h.start(payment={"method": "ideal", "token": "tok_ideal"})
+        view = await wait_for_status(handle, OrderStatus.PICKING)
+        assert view.payment.status == PaymentStatus.CAPTURED  # paid at once
+        await drive_to_delivered(handle)
+        r = await handle.execute_update(OrderWorkflow.submit_feedback, FeedbackInput(rating=5, comment="snel"))
+        assert r.accepted
+        result = await handle.result()
+    assert result.status == OrderStatus.COMPLETED
+    assert result.rating == 5
+    statuses = [e.status for e in result.timeline if e.kind == TimelineKind.STATUS]
+    assert OrderStatus.FEEDBACK_REQUESTED not in statuses  # feedback came before the request
+    async with h.sessions() as s:
+        feedback = await s.get(OrderFeedback, result.order_id)
+        assert (feedback.rating, feedback.comment) == (5, "snel")
+
+
+async def test_feedback_timers_ask_after_delay_then_complete_on_answer(make_harness) -> None:
+    async with make_harness() as h:
+        handle = await h.start()
+        await drive_to_delivered(handle)
+        # Three days later the customer is asked for feedback.
+        await h.env.sleep(timedelta(days=3, minutes=1))
+        await wait_for_status(handle, OrderStatus.FEEDBACK_REQUESTED)
+        r = await handle.execute_update(OrderWorkflow.submit_feedback, FeedbackInput(rating=4))
+        assert r.accepted
+        result = await handle.result()
+    assert result.status == OrderStatus.COMPLETED
+    assert result.timeline[-1].message == "feedback: 4/5"
+
+
+async def test_feedback_before_delivery_is_refused(make_harness) -> None:
+    from temporalio.client import WorkflowUpdateFailedError
+
+    async with make_harness() as h:
+        handle = await h.start()
+        await wait_for_status(handle, OrderStatus.PICKING)
+        try:
+            await handle.execute_update(OrderWorkflow.submit_feedback, FeedbackInput(rating=5))
+        except WorkflowUpdateFailedError as err:
+            assert "PICKING" in str(err.cause)
+            assert "delivered" in str(err.cause)
+        else:
+            raise AssertionError("feedback before delivery was accepted")
+        view = await handle.query(OrderWorkflow.view)
+        assert view.rating is None
+        await handle.terminate("test done")
