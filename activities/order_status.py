@@ -17,6 +17,7 @@ from domain.enums import NotificationChannel, OrderStatus, ShipmentStatus
 from domain.messages import render_status_message
 from domain.models import StatusChange, StatusPublished
 from storage.models import Customer, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
+from storage.db import transaction
 
 SHIPMENT_STATUS_FOR = {
     OrderStatus.SHIPPED: ShipmentStatus.SHIPPED,
@@ -40,7 +41,7 @@ class OrderStatusActivities:
 
     @activity.defn
     async def publish_status_change(self, change: StatusChange) -> StatusPublished:
-        async with self._sessions() as session, session.begin():
+        async with transaction(self._sessions) as session:
             applied = await self._apply_to_read_model(session, change)
             order = await session.get(Order, change.order_id)
             assert order is not None

@@ -11,6 +11,7 @@ from activities.ports import PaymentDeclined, PaymentProvider, ProviderPayment
 from domain.enums import ErrorType, PaymentMethod, PaymentStatus
 from domain.models import PaymentRequest, PaymentResult
 from storage.models import Order, Payment
+from storage.db import transaction
 
 
 class PaymentActivities:
@@ -19,7 +20,7 @@ class PaymentActivities:
         self._provider = provider
 
     async def _record(self, order_id: str, p: ProviderPayment) -> PaymentResult:
-        async with self._sessions() as session, session.begin():
+        async with transaction(self._sessions) as session:
             row = (await session.execute(select(Payment).where(Payment.order_id == order_id))).scalar_one_or_none()
             if row is None:
                 row = Payment(id=p.payment_id, order_id=order_id, method=p.method, status=p.status, amount=p.authorized)

@@ -14,6 +14,7 @@ from domain.enums import ErrorType, ShipmentStatus, ShippingPreference
 from domain.models import ShipmentInfo, ShipmentRequest
 from domain.shipping import PACKAGING_WEIGHT_FACTOR, RateOption, rank_rates
 from storage.models import Order, OrderLine, Product, Shipment
+from storage.db import transaction
 
 
 async def order_parcel(session: AsyncSession, order: Order) -> Parcel:
@@ -74,7 +75,7 @@ class ShippingActivities:
                       f"no carrier can take this order ({'; '.join(refusals) or choice.reason})")
 
     async def _record(self, order_id: str, option: RateOption, tracking_number: str, reason: str) -> ShipmentInfo:
-        async with self._sessions() as session, session.begin():
+        async with transaction(self._sessions) as session:
             row = (await session.execute(
                 select(Shipment).where(Shipment.tracking_number == tracking_number))).scalar_one_or_none()
             if row is None:
@@ -95,7 +96,7 @@ class ShippingActivities:
             return None
         if row.status != ShipmentStatus.CANCELLED:
             await self._carrier.cancel(tracking_number=row.tracking_number, idempotency_key=req.idempotency_key)
-            async with self._sessions() as session, session.begin():
+            async with transaction(self._sessions) as session:
                 row = await session.get(Shipment, row.id)
                 assert row is not None
                 row.status = ShipmentStatus.CANCELLED

@@ -1,8 +1,9 @@
 """Engine and sessions. One engine per process; SQLite and PostgreSQL behave the same.
 
-On SQLite every transaction starts with ``BEGIN IMMEDIATE`` (it takes the write lock up front,
-so a transaction that reads then writes cannot fail half-way with "database is locked") and
-the database runs in WAL mode with a busy timeout, so writers queue instead of failing.
+Write transactions go through ``transaction()``. On SQLite it starts them with ``BEGIN
+IMMEDIATE`` (the write lock is taken up front, so a transaction that reads then writes cannot
+fail half-way with "database is locked"); plain reading sessions begin deferred and do not
+block writers. The database runs in WAL mode with a busy timeout, so writers queue.
 """
 
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "orderflow_write"
 
 
 def is_sqlite(url: str) -> bool:
@@ -48,7 +50,7 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
     return engine
 
@@ -59,6 +61,7 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 @asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session inside one transaction: committed on success, rolled back on any error."""
+    """A session inside one write transaction: committed on success, rolled back on any error."""
     async with sessions() as session, session.begin():
+        await session.connection(execution_options={WRITE_OPTION: True})
         yield session

@@ -13,6 +13,7 @@ from activities.ports import CarrierBooking, CarrierRate, CarrierRefused, Parcel
 from domain.enums import ShipmentStatus
 from storage.idempotency import run_once
 from storage.models import SandboxCarrierBooking
+from storage.db import transaction
 
 EU = frozenset({"AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
                 "IE", "IT", "LT", "LU", "LV", "MT", "PL", "PT", "RO", "SE", "SI", "SK"})
@@ -114,7 +115,7 @@ class SandboxCarrierGateway:
         return await run_once(self._sessions, f"carrier:book:{idempotency_key}", "carrier.book", CarrierBooking, work)
 
     async def cancel(self, *, tracking_number: str, idempotency_key: str) -> None:
-        async with self._sessions() as session, session.begin():
+        async with transaction(self._sessions) as session:
             booking = await session.get(SandboxCarrierBooking, tracking_number)
             if booking is not None:
                 booking.status = ShipmentStatus.CANCELLED

@@ -6,11 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.ports import OutgoingMessage, PimStatusUpdate
 from storage.models import CustomerMessage, PimUpdate
+from storage.db import transaction
 
 
 async def _insert_once(sessions: async_sessionmaker[AsyncSession], row: object) -> None:
     try:
-        async with sessions() as session, session.begin():
+        async with transaction(sessions) as session:
             session.add(row)
     except IntegrityError:
         pass  # already delivered for this (order, sequence): a retried activity
