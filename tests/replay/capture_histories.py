@@ -1,0 +1,80 @@
+"""Capture order workflow histories for the replay tests. Not collected by default; run:
+
+    .venv/bin/pytest tests/replay/capture_histories.py
+
+It writes new files into tests/replay/histories/ named by today's date. Committed histories are
+never regenerated to make a test pass: add new ones next to them.
+"""
+
+from datetime import date
+from pathlib import Path
+
+from domain.enums import OrderStatus, TrackingEventKind
+from domain.models import CancelRequest, FeedbackInput, StepConfirmation, TrackingUpdate
+from tests.workflows.conftest import wait_for_status
+from workflows.order import OrderWorkflow
+
+OUT = Path(__file__).parent / "histories"
+
+
+async def _save(handle, name: str) -> None:
+    history = await handle.fetch_history()
+    (OUT / f"{date.today():%Y%m%d}_order_{name}.json").write_text(history.to_json())
+
+
+async def test_capture(make_harness) -> None:
+    async with make_harness() as h:
+        handle = await h.start(external_reference="REPLAY-1")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.signal("confirm_packed", StepConfirmation())  # ignored: skips the pick
+        await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation(confirmed_by="piet"))
+        await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation(confirmed_by="piet"))  # repeat
+        await handle.execute_update(OrderWorkflow.confirm_packed, StepConfirmation(confirmed_by="piet"))
+        view = await wait_for_status(handle, OrderStatus.READY_TO_SHIP)
+        await handle.execute_update(OrderWorkflow.confirm_handover, StepConfirmation())
+        tn = view.shipment.tracking_number
+        for event in (TrackingEventKind.IN_TRANSIT, TrackingEventKind.EXCEPTION, TrackingEventKind.OUT_FOR_DELIVERY,
+                      TrackingEventKind.DELIVERED):
+            await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(tracking_number=tn, event=event))
+        await wait_for_status(handle, OrderStatus.DELIVERED)
+        await h.env.sleep(3 * 86400 + 60)
+        await wait_for_status(handle, OrderStatus.FEEDBACK_REQUESTED)
+        await handle.execute_update(OrderWorkflow.submit_feedback, FeedbackInput(rating=4, comment="prima"))
+        await handle.result()
+        await _save(handle, "completed_with_feedback")
+
+        handle = await h.start(external_reference="REPLAY-2", payment={"method": "ideal", "token": "tok_ideal"})
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation())
+        await handle.execute_update(OrderWorkflow.confirm_packed, StepConfirmation())
+        await wait_for_status(handle, OrderStatus.READY_TO_SHIP)
+        await handle.execute_update(OrderWorkflow.cancel_order, CancelRequest(reason="customer asked"))
+        await handle.result()
+        await _save(handle, "ideal_cancelled_ready_to_ship")
+
+        handle = await h.start(external_reference="REPLAY-3", payment={"method": "card", "token": "tok_chargeDeclined"})
+        await handle.result()
+        await _save(handle, "payment_failed")
+
+        handle = await h.start(external_reference="REPLAY-4", lines=[{"sku": "SOLDOUT-1", "quantity": 1}])
+        await handle.result()
+        await _save(handle, "out_of_stock")
+
+        handle = await h.start(external_reference="REPLAY-5")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.cancel()
+        try:
+            await handle.result()
+        except Exception:
+            pass
+        await _save(handle, "temporal_cancel_picking")
+
+        handle = await h.start(external_reference="REPLAY-6")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        view = await wait_for_status(handle, OrderStatus.SHIPPED)
+        await handle.execute_update(OrderWorkflow.report_tracking,
+                                    TrackingUpdate(tracking_number=view.shipment.tracking_number, event=TrackingEventKind.DELIVERED))
+        await handle.result()  # no feedback: both timers fire
+        await _save(handle, "completed_without_feedback")
