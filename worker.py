@@ -24,6 +24,7 @@ from activities.adapters.sandbox_carrier import SandboxCarrierGateway
 from activities.adapters.sandbox_outbound import SandboxNotifier, SandboxPim
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
 from activities.inventory import InventoryActivities
+from activities.logging_interceptor import LoggingInterceptor
 from activities.order_status import OrderStatusActivities
 from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
@@ -91,6 +92,7 @@ def build_worker(client: Client, settings: Settings, activities: list[Callable[.
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
+        interceptors=[LoggingInterceptor()],
     )
 
 
