@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, dependencies and one router per resource."""

@@ -1,0 +1,59 @@
+"""Errors a caller can act on.
+
+``ApiError`` is raised by a real check (no key, wrong role, unknown order, refused step) and
+answers ``{"detail": "...", **extra}``. Request validation errors keep FastAPI's 422 list under
+``detail`` and add ``message``, one readable line per problem naming where it is. There is no
+catch-all handler: anything else is a bug and stays a 500.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class ApiError(Exception):
+    def __init__(self, status_code: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = headers
+        self.extra = extra
+
+
+def _safe(text: Any) -> Any:
+    """Text that UTF-8 can encode (a body may carry unpaired surrogates into a message)."""
+    if isinstance(text, str):
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _describe(error: dict[str, Any]) -> dict[str, Any]:
+    loc = [_safe(p) for p in error.get("loc", ())]
+    msg = _safe(error.get("msg", "invalid"))
+    if error.get("type") == "json_invalid":
+        reason = _safe((error.get("ctx") or {}).get("error", ""))
+        msg = f"malformed JSON at character {loc[-1] if len(loc) > 1 else '?'}: {reason}; send a valid JSON document"
+        loc = ["body"]
+    elif error.get("type") == "model_attributes_type" and loc == ["body"]:
+        msg = "the body must be a JSON object; send it with Content-Type: application/json"
+    elif error.get("type") == "missing" and loc == ["body"]:
+        msg = "a JSON body is required; send it with Content-Type: application/json"
+    return {"loc": loc, "msg": msg, "type": error.get("type", "value_error")}
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = [_describe(e) for e in exc.errors()]
+    message = "; ".join(f"{'.'.join(str(p) for p in p_['loc'])}: {p_['msg']}" for p_ in problems)
+    return JSONResponse(status_code=422, content={"detail": problems, "message": message})
+
+
+async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    return JSONResponse(status_code=exc.status_code, content={"detail": _safe(exc.detail), **exc.extra},
+                        headers=exc.headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
