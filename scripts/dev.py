@@ -87,6 +87,7 @@ class Port:
     host: str
     port: int
     setting: str
+    example: str  # another value for the setting
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -109,9 +110,11 @@ def port_is_free(host: str, port: int) -> bool:
 def ports_needed(settings: Settings) -> list[Port]:
     temporal_host, temporal_port = split_address(settings.temporal_address)
     return [
-        Port("Temporal frontend", temporal_host, temporal_port, "ORDERFLOW_TEMPORAL_ADDRESS"),
-        Port("Temporal Web UI", temporal_host, settings.temporal_ui_port, "ORDERFLOW_TEMPORAL_UI_PORT"),
-        Port("API", settings.api_host, settings.api_port, "ORDERFLOW_API_PORT"),
+        Port("Temporal frontend", temporal_host, temporal_port, "ORDERFLOW_TEMPORAL_ADDRESS",
+             f"{temporal_host}:{temporal_port + 1}"),
+        Port("Temporal Web UI", temporal_host, settings.temporal_ui_port, "ORDERFLOW_TEMPORAL_UI_PORT",
+             str(settings.temporal_ui_port + 1)),
+        Port("API", settings.api_host, settings.api_port, "ORDERFLOW_API_PORT", str(settings.api_port + 1)),
     ]
 
 
@@ -306,6 +309,14 @@ async def wait_for_http(url: str, *, want_ok: bool = False) -> int:
 # --- main -----------------------------------------------------------------------------
 
 
+def duration(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds:g} s"
+
+
 def banner(settings: Settings, health: int | None) -> str:
     api = f"http://{browsable(settings.api_host)}:{settings.api_port}"
     temporal_host, _ = split_address(settings.temporal_address)
@@ -319,8 +330,8 @@ def banner(settings: Settings, health: int | None) -> str:
         f"  Temporal      {settings.temporal_address}, namespace {settings.temporal_namespace}, "
         f"task queue {settings.task_queue}",
         f"  Database      {describe_database(settings.database_url)}",
-        f"  Feedback      asked {settings.feedback_request_delay_seconds:g} s after delivery; the order completes "
-        f"{settings.feedback_wait_seconds:g} s later without it",
+        f"  Feedback      asked {duration(settings.feedback_request_delay_seconds)} after delivery; the order "
+        f"completes {duration(settings.feedback_wait_seconds)} later without it",
         "                (a quick demo: ORDERFLOW_FEEDBACK_REQUEST_DELAY_SECONDS=30 make run)",
     ]
     if settings.profile == Profile.DEV:
@@ -375,8 +386,9 @@ class Launcher:
             say(f"{err}; stopping")
             return 1
         finally:
-            await self.supervisor.stop_all()
-            say("stopped; no process left behind")
+            if self.supervisor.children:
+                await self.supervisor.stop_all()
+                say("stopped; no process left behind")
 
     async def _run(self) -> int:
         s = self.settings
@@ -384,7 +396,7 @@ class Launcher:
         if taken:
             for p in taken:
                 say(f"port {p.port} on {p.host} ({p.what}) is already in use: is another `make run` still "
-                    f"running? Stop it, or choose another port with {p.setting}.")
+                    f"running? Stop it, or choose another port, e.g. {p.setting}={p.example} make run")
             return 2
 
         say(f"database: {describe_database(s.database_url)}: applying migrations")
