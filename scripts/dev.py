@@ -61,6 +61,10 @@ class ChildDied(Exception):
 
 async def prepare_database(database_url: str) -> int:
     """Apply the migrations and add the demo products that are missing; returns how many."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        # A fresh clone has no var/ yet, and SQLite does not make directories.
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     await upgrade_async(database_url)
     engine = create_engine(database_url)
     try:

@@ -88,12 +88,13 @@ async def _read(run: MakeRun) -> None:
 @pytest.fixture
 async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
     api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+    var = tmp_path / "var"  # not there yet, as on a fresh clone
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'orderflow.db'}",
+        "DATABASE_URL": f"sqlite+aiosqlite:///{var / 'orderflow.db'}",
         "ORDERFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
         "ORDERFLOW_TEMPORAL_UI_PORT": str(ui_port),
-        "ORDERFLOW_TEMPORAL_DB_FILE": str(tmp_path / "temporal.db"),
+        "ORDERFLOW_TEMPORAL_DB_FILE": str(var / "temporal.db"),
         "ORDERFLOW_API_HOST": "127.0.0.1",
         "ORDERFLOW_API_PORT": str(api_port),
         "ORDERFLOW_LOG_JSON": "true",
