@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import noload
+from sqlalchemy.orm import raiseload
 
 from storage.models import Customer, Order, OrderEvent, OrderFeedback, Payment, Product, Shipment
 
@@ -88,7 +88,7 @@ async def search_orders(
     query = (
         select(Order, Customer.external_id)
         .join(Customer, Customer.id == Order.customer_id)
-        .options(noload(Order.lines), noload(Order.customer))
+        .options(raiseload(Order.lines), raiseload(Order.customer))
     )
     if filters.channel is not None:
         query = query.where(Order.channel == filters.channel)

@@ -393,6 +393,11 @@ async def cancel(
     compensations have run (stock released, payment voided or refunded, booking cancelled):
     the status is then CANCELLED. 409 once the parcel is with the carrier or the order is
     finished; a repeat answers 200 with `accepted: false`. Roles: channel (own orders), ops."""
+    order = await load_order(sessions, principal, order_id)
+    if order.status == OrderStatus.CANCELLED:
+        # The workflow has ended, but a repeated cancel is still a harmless no-op.
+        return StepOut(order_id=order.id, accepted=False, status=OrderStatus.CANCELLED,
+                       message="order was already cancelled")
     reason = body.reason if body else CancelBody().reason
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.cancel_order,
                        CancelRequest(reason=reason, requested_by=principal.name))

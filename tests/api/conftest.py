@@ -4,6 +4,7 @@ queue, and an httpx client speaking ASGI to the app."""
 
 import asyncio
 import uuid
+from datetime import timedelta
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -73,8 +74,11 @@ async def api(
     time_skipping_env: WorkflowEnvironment, sessions: async_sessionmaker[AsyncSession], api_settings: Settings
 ) -> AsyncIterator[Api]:
     await seed(sessions)
+    # Activities still running when a test ends get time to finish: cancelled half-way, one
+    # could leave its SQLite write lock behind and stall the next writer for the busy timeout.
     worker = Worker(time_skipping_env.client, task_queue=api_settings.task_queue, workflows=list(WORKFLOWS),
-                    activities=build_activities(api_settings, sessions))
+                    activities=build_activities(api_settings, sessions),
+                    graceful_shutdown_timeout=timedelta(seconds=10))
     app = create_app(api_settings, temporal=time_skipping_env.client, configure_logs=False)
     async with worker, app.router.lifespan_context(app):
         await app.state.startup_sweep
