@@ -54,7 +54,16 @@ class Settings(BaseSettings):
     feedback_request_delay_seconds: float = timedelta(days=3).total_seconds()
     feedback_wait_seconds: float = timedelta(days=14).total_seconds()
 
+    # Out of stock: how long a customer has to answer the "ask" policy and what applies when
+    # they do not (preorder, cancel = drop the missing lines, cancel_order).
+    backorder_decision_timeout_seconds: float = timedelta(hours=48).total_seconds()
+    backorder_default: str = "cancel"
+    # Card authorizations expire; an order waiting longer is authorized again before shipping.
+    authorization_validity_seconds: float = timedelta(days=7).total_seconds()
+
     # Sandbox outside systems.
+    supplier_confirm_delay_seconds: float = 30.0
+    sandbox_supplier_late_days: int = 0
     sandbox_carrier_fail_rate: float = 0.0
     sandbox_payment_fail_rate: float = 0.0
 

@@ -23,10 +23,13 @@ from google.protobuf.duration_pb2 import Duration
 from activities.adapters.sandbox_carrier import SandboxCarrierGateway
 from activities.adapters.sandbox_outbound import SandboxNotifier, SandboxPim
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
+from activities.adapters.sandbox_supplier import SandboxSupplier
+from activities.adapters.temporal_replenishment import TemporalReplenishment
 from activities.inventory import InventoryActivities
 from activities.logging_interceptor import LoggingInterceptor
 from activities.order_status import OrderStatusActivities
 from activities.payments import PaymentActivities
+from activities.purchasing import PurchasingActivities
 from activities.shipping import ShippingActivities
 from domain.enums import NotificationChannel
 from domain.messages import CUSTOMER_STATUSES_DEFAULT
@@ -35,22 +38,31 @@ from settings import Settings, get_settings
 from storage.db import create_engine, create_session_factory
 from workflows import search_attributes
 from workflows.order import OrderWorkflow
+from workflows.replenishment import ReplenishmentWorkflow
 
-WORKFLOWS: Sequence[type] = (OrderWorkflow,)
+WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow)
 log = get_logger(__name__)
 
 
-def build_activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
-    """Every activity, bound to the adapters the settings choose."""
+def build_activities(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], client: Client | None = None
+) -> list[Callable[..., Any]]:
+    """Every activity, bound to the adapters the settings choose. Without a client, demand is
+    not passed on to the replenishment workflows (some tests want that)."""
     payments = PaymentActivities(sessions, SandboxPaymentProvider(sessions, fail_rate=settings.sandbox_payment_fail_rate))
-    inventory = InventoryActivities(sessions)
+    replenishment = TemporalReplenishment(client, settings.task_queue, settings.supplier_confirm_delay_seconds) if client else None
+    inventory = InventoryActivities(sessions, replenishment)
+    purchasing = PurchasingActivities(sessions, SandboxSupplier(late_days=settings.sandbox_supplier_late_days))
     shipping = ShippingActivities(sessions, SandboxCarrierGateway(sessions))
     notifier = SandboxNotifier(sessions)
     status = OrderStatusActivities(
         sessions, SandboxPim(sessions), {channel: notifier for channel in NotificationChannel}, CUSTOMER_STATUSES_DEFAULT)
     return [
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
-        inventory.reserve_stock, inventory.release_stock, inventory.ship_reserved_stock,
+        payments.settle_payment_to_order, payments.reauthorize_payment,
+        inventory.reserve_stock, inventory.reserve_order_stock, inventory.place_preorders, inventory.drop_lines,
+        inventory.book_goods_receipt, inventory.release_stock, inventory.ship_reserved_stock,
+        purchasing.plan_purchase, purchasing.confirm_purchase_order, purchasing.record_supplier_delay,
         shipping.book_shipment, shipping.cancel_shipment,
         status.publish_status_change,
     ]
@@ -103,7 +115,7 @@ async def main() -> None:
     sessions = create_session_factory(engine)
     client = await connect(settings)
     await prepare_namespace(client, settings)
-    worker = build_worker(client, settings, build_activities(settings, sessions))
+    worker = build_worker(client, settings, build_activities(settings, sessions, client))
     log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
              max_concurrent_activities=settings.worker_max_concurrent_activities,
              max_cached_workflows=settings.worker_max_cached_workflows)

@@ -1,15 +1,44 @@
-"""Stock activities: reserve an order's lines atomically, release them on cancel, and take
-them off the shelf at handover. Every change writes a ledger entry (stock movement)."""
+"""Stock activities: reserve an order's lines atomically (holding what is there and reporting
+what is short), pre-order or drop the short lines, book goods receipts and hand received
+stock to waiting pre-orders first come, first served, release on cancel, and take goods off
+the shelf at handover. Every change writes a ledger entry (stock movement)."""
 
-from sqlalchemy import select, update
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import refusal
-from domain.enums import ErrorType
+from activities.ports import Replenishment
+from domain.enums import BackorderPolicy, ErrorType, PurchaseOrderStatus
 from domain.models import ReleaseResult, ReservationResult, ReservedLine, StockRequest
+from domain.stock import (
+    Allocation,
+    DroppedLines,
+    GoodsReceipt,
+    LinesRequest,
+    PreorderClaim as PreorderClaimInfo,
+    PreorderResult,
+    PurchaseOrderInfo,
+    ReceiptResult,
+    ShortLine,
+    StockCheck,
+)
 from storage.idempotency import run_once
-from storage.models import Order, OrderLine, Reservation, StockLevel, StockMovement
+from storage.models import (
+    Order,
+    OrderLine,
+    PreorderClaim,
+    Product,
+    PurchaseOrder,
+    Reservation,
+    StockLevel,
+    StockMovement,
+)
+
+OPEN_PO_STATUSES = (PurchaseOrderStatus.PLACED, PurchaseOrderStatus.CONFIRMED, PurchaseOrderStatus.PARTIALLY_RECEIVED)
 
 
 class OutOfStockError(Exception):
@@ -23,9 +52,179 @@ async def _held(session: AsyncSession, order_id: str) -> list[Reservation]:
     return list(rows.scalars())
 
 
+async def expected_date(session: AsyncSession, sku: str) -> date | None:
+    """When missing units of a SKU are expected: the earliest open purchase order's date, or
+    else today plus the supplier's lead time."""
+    po_date = await session.scalar(select(func.min(PurchaseOrder.expected_date)).where(
+        PurchaseOrder.sku == sku, PurchaseOrder.status.in_(OPEN_PO_STATUSES)))
+    if po_date is not None:
+        return po_date
+    product = await session.get(Product, sku)
+    return (datetime.now(UTC) + timedelta(days=product.lead_time_days)).date() if product else None
+
+
+def purchase_order_info(po: PurchaseOrder) -> PurchaseOrderInfo:
+    return PurchaseOrderInfo(id=po.id, sku=po.sku, supplier=po.supplier, quantity=po.quantity, received=po.received,
+                             status=PurchaseOrderStatus(po.status), expected_date=po.expected_date)
+
+
+async def _add_to_reservation(session: AsyncSession, order_id: str, sku: str, quantity: int) -> None:
+    existing = (await session.execute(select(Reservation).where(
+        Reservation.order_id == order_id, Reservation.sku == sku))).scalar_one_or_none()
+    if existing is None:
+        session.add(Reservation(order_id=order_id, sku=sku, quantity=quantity, status="held"))
+    else:
+        existing.quantity += quantity
+        existing.status = "held"
+
+
+async def _reserve_up_to(session: AsyncSession, sku: str, quantity: int) -> int:
+    """Reserve as many of ``quantity`` units as are available; returns how many. Locks the
+    stock row first (PostgreSQL row lock; SQLite holds the write lock already)."""
+    level = (await session.execute(select(StockLevel).where(StockLevel.sku == sku).with_for_update())).scalar_one_or_none()
+    if level is None:
+        return 0
+    take = max(0, min(quantity, level.on_hand - level.reserved))
+    if take:
+        await session.execute(update(StockLevel).where(StockLevel.sku == sku).values(reserved=StockLevel.reserved + take))
+    return take
+
+
 class InventoryActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], replenishment: Replenishment | None = None) -> None:
         self._sessions = sessions
+        self._replenishment = replenishment
+
+    async def _tell_replenishment(self, skus: list[str], reason: str, order_id: str | None) -> None:
+        if self._replenishment is None:
+            return
+        for sku in skus:
+            await self._replenishment.demand_changed(sku, reason, order_id)
+
+    @activity.defn
+    async def reserve_order_stock(self, req: StockRequest) -> StockCheck:
+        """Hold every unit that is there; report each short line with its backorder policy."""
+
+        async def work(session: AsyncSession) -> StockCheck:
+            order = await session.get(Order, req.order_id)
+            if order is None:
+                raise refusal(ErrorType.ORDER_NOT_FOUND, f"order {req.order_id} does not exist")
+            lines = (await session.execute(select(OrderLine).where(
+                OrderLine.order_id == req.order_id, OrderLine.dropped.is_(False)).order_by(OrderLine.sku))).scalars().all()
+            reserved, short = [], []
+            for line in lines:
+                took = await _reserve_up_to(session, line.sku, line.quantity)
+                if took:
+                    await _add_to_reservation(session, req.order_id, line.sku, took)
+                    session.add(StockMovement(sku=line.sku, reserved_delta=took, reason="reserve", order_id=req.order_id))
+                    reserved.append(ReservedLine(sku=line.sku, quantity=took))
+                if took < line.quantity:
+                    short.append(ShortLine(sku=line.sku, missing=line.quantity - took,
+                                           policy=BackorderPolicy(line.backorder_policy or order.backorder_policy),
+                                           expected_date=await expected_date(session, line.sku)))
+            return StockCheck(reserved=reserved, short=short)
+
+        check = await run_once(self._sessions, req.idempotency_key, "inventory.reserve-order", StockCheck, work)
+        await self._tell_replenishment(await self._below_reorder_point([r.sku for r in check.reserved]),
+                                       "below reorder point", req.order_id)
+        return check
+
+    async def _below_reorder_point(self, skus: list[str]) -> list[str]:
+        if not skus:
+            return []
+        async with self._sessions() as session:
+            rows = (await session.execute(select(StockLevel.sku).join(Product, Product.sku == StockLevel.sku).where(
+                StockLevel.sku.in_(skus), Product.reorder_point > 0,
+                StockLevel.on_hand - StockLevel.reserved < Product.reorder_point))).scalars().all()
+        return list(rows)
+
+    @activity.defn
+    async def place_preorders(self, req: LinesRequest) -> PreorderResult:
+        """Put the order in the first-come, first-served queue of each short SKU, and tell
+        replenishment at once so the supplier is asked for the goods."""
+
+        async def work(session: AsyncSession) -> PreorderResult:
+            claims = []
+            for sku in sorted(req.skus):
+                ordered = await session.scalar(select(func.sum(OrderLine.quantity)).where(
+                    OrderLine.order_id == req.order_id, OrderLine.sku == sku, OrderLine.dropped.is_(False))) or 0
+                held = await session.scalar(select(func.sum(Reservation.quantity)).where(
+                    Reservation.order_id == req.order_id, Reservation.sku == sku, Reservation.status == "held")) or 0
+                missing = ordered - held
+                if missing <= 0:
+                    continue
+                session.add(PreorderClaim(order_id=req.order_id, sku=sku, quantity=missing, allocated=0, status="waiting"))
+                claims.append(PreorderClaimInfo(sku=sku, quantity=missing, expected_date=await expected_date(session, sku)))
+            return PreorderResult(claims=claims)
+
+        result = await run_once(self._sessions, req.idempotency_key, "inventory.preorder", PreorderResult, work)
+        await self._tell_replenishment([c.sku for c in result.claims], "pre-order", req.order_id)
+        return result
+
+    @activity.defn
+    async def drop_lines(self, req: LinesRequest) -> DroppedLines:
+        """Drop short lines from the order (backorder policy ``cancel``): what was held for
+        them is released and the order's total is recomputed."""
+
+        async def work(session: AsyncSession) -> DroppedLines:
+            order = await session.get(Order, req.order_id)
+            assert order is not None
+            for line in order.lines:
+                if line.sku in req.skus and not line.dropped:
+                    line.dropped = True
+            for r in await _held(session, req.order_id):
+                if r.sku in req.skus:
+                    await session.execute(update(StockLevel).where(StockLevel.sku == r.sku)
+                                          .values(reserved=StockLevel.reserved - r.quantity))
+                    r.status = "released"
+                    session.add(StockMovement(sku=r.sku, reserved_delta=-r.quantity, reason="drop line", order_id=req.order_id))
+            kept = [ln for ln in order.lines if not ln.dropped]
+            order.total_amount = sum((ln.line_total for ln in kept), start=Decimal("0.00"))
+            order.vat_amount = sum((ln.vat_amount for ln in kept), start=Decimal("0.00"))
+            return DroppedLines(dropped=sorted(req.skus), remaining_lines=len(kept), new_total=str(order.total_amount))
+
+        return await run_once(self._sessions, req.idempotency_key, "inventory.drop-lines", DroppedLines, work)
+
+    @activity.defn
+    async def book_goods_receipt(self, receipt: GoodsReceipt) -> ReceiptResult:
+        """Book received goods once per receipt id, then give them to waiting pre-orders in
+        order of arrival; the rest becomes available."""
+
+        async def work(session: AsyncSession) -> ReceiptResult:
+            po = (await session.execute(select(PurchaseOrder).where(
+                PurchaseOrder.id == receipt.purchase_order_id).with_for_update())).scalar_one_or_none()
+            if po is None:
+                raise refusal(ErrorType.INVALID_REQUEST, f"purchase order {receipt.purchase_order_id} does not exist")
+            open_quantity = po.quantity - po.received
+            if receipt.quantity > open_quantity:
+                raise refusal(ErrorType.INVALID_REQUEST,
+                              f"purchase order {po.id} has {open_quantity} units still to come; {receipt.quantity} cannot be received")
+            po.received += receipt.quantity
+            po.status = PurchaseOrderStatus.RECEIVED if po.received == po.quantity else PurchaseOrderStatus.PARTIALLY_RECEIVED
+            await session.execute(update(StockLevel).where(StockLevel.sku == po.sku)
+                                  .values(on_hand=StockLevel.on_hand + receipt.quantity))
+            session.add(StockMovement(sku=po.sku, on_hand_delta=receipt.quantity, reason="goods receipt",
+                                      purchase_order_id=po.id, idempotency_key=f"receipt:{receipt.receipt_id}",
+                                      note=f"received by {receipt.received_by}" if receipt.received_by else None))
+            await session.flush()
+            allocations = []
+            claims = (await session.execute(select(PreorderClaim).where(
+                PreorderClaim.sku == po.sku, PreorderClaim.status == "waiting").order_by(PreorderClaim.id))).scalars().all()
+            for claim in claims:
+                took = await _reserve_up_to(session, po.sku, claim.quantity - claim.allocated)
+                if not took:
+                    break
+                claim.allocated += took
+                if claim.allocated == claim.quantity:
+                    claim.status = "allocated"
+                await _add_to_reservation(session, claim.order_id, po.sku, took)
+                session.add(StockMovement(sku=po.sku, reserved_delta=took, reason="allocate pre-order",
+                                          order_id=claim.order_id, purchase_order_id=po.id))
+                allocations.append(Allocation(order_id=claim.order_id, sku=po.sku, quantity=took,
+                                              complete=claim.status == "allocated"))
+            return ReceiptResult(purchase_order=purchase_order_info(po), allocations=allocations)
+
+        return await run_once(self._sessions, f"receipt:{receipt.receipt_id}", "inventory.receipt", ReceiptResult, work)
 
     @activity.defn
     async def reserve_stock(self, req: StockRequest) -> ReservationResult:
@@ -64,6 +263,9 @@ class InventoryActivities:
     @activity.defn
     async def release_stock(self, req: StockRequest) -> ReleaseResult:
         async def work(session: AsyncSession) -> ReleaseResult:
+            # A cancelled pre-order leaves the queue; units already given to it go back.
+            await session.execute(update(PreorderClaim).where(
+                PreorderClaim.order_id == req.order_id, PreorderClaim.status == "waiting").values(status="cancelled"))
             released = []
             for r in await _held(session, req.order_id):
                 await session.execute(

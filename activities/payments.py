@@ -19,12 +19,15 @@ class PaymentActivities:
         self._sessions = sessions
         self._provider = provider
 
-    async def _record(self, order_id: str, p: ProviderPayment) -> PaymentResult:
+    async def _record(self, order_id: str, p: ProviderPayment, *, replaces_authorization: bool = False) -> PaymentResult:
         async with transaction(self._sessions) as session:
             row = (await session.execute(select(Payment).where(Payment.order_id == order_id))).scalar_one_or_none()
             if row is None:
                 row = Payment(id=p.payment_id, order_id=order_id, method=p.method, status=p.status, amount=p.authorized)
                 session.add(row)
+            elif replaces_authorization:
+                row.id = p.payment_id
+                row.amount = p.authorized
             row.status = p.status
             row.captured = p.captured
             row.refunded = p.refunded
@@ -37,6 +40,9 @@ class PaymentActivities:
 
     @activity.defn
     async def authorize_payment(self, req: PaymentRequest) -> PaymentResult:
+        return await self._authorize(req)
+
+    async def _authorize(self, req: PaymentRequest, *, replaces_authorization: bool = False) -> PaymentResult:
         async with self._sessions() as session:
             order = await session.get(Order, req.order_id)
         if order is None:
@@ -47,7 +53,7 @@ class PaymentActivities:
                 amount=order.total_amount, idempotency_key=req.idempotency_key)
         except PaymentDeclined as exc:
             raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
-        return await self._record(order.id, p)
+        return await self._record(order.id, p, replaces_authorization=replaces_authorization)
 
     @activity.defn
     async def capture_payment(self, req: PaymentRequest) -> PaymentResult:
@@ -57,9 +63,10 @@ class PaymentActivities:
         if payment.status != PaymentStatus.AUTHORIZED:
             # iDEAL was paid at once; a capture already done is not done again.
             return await self._record_existing(payment)
+        # The order's total may have dropped since authorization (out-of-stock lines dropped).
+        amount = min(await self._order_total(req.order_id), payment.amount) - payment.captured
         try:
-            p = await self._provider.capture(payment_id=payment.id, amount=payment.amount - payment.captured,
-                                             idempotency_key=req.idempotency_key)
+            p = await self._provider.capture(payment_id=payment.id, amount=amount, idempotency_key=req.idempotency_key)
         except PaymentDeclined as exc:
             raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
         return await self._record(req.order_id, p)
@@ -81,6 +88,34 @@ class PaymentActivities:
         except PaymentDeclined as exc:
             raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
         return await self._record(req.order_id, p)
+
+    @activity.defn
+    async def settle_payment_to_order(self, req: PaymentRequest) -> PaymentResult | None:
+        """After lines were dropped: refund what an iDEAL customer paid above the new total (a
+        card is simply captured for the new total later)."""
+        payment = await self._payment(req.order_id)
+        if payment is None:
+            return None
+        excess = payment.captured - payment.refunded - await self._order_total(req.order_id)
+        if payment.status != PaymentStatus.CAPTURED or excess <= 0:
+            return await self._record_existing(payment)
+        try:
+            p = await self._provider.refund(payment_id=payment.id, amount=excess, idempotency_key=req.idempotency_key)
+        except PaymentDeclined as exc:
+            raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
+        return await self._record(req.order_id, p)
+
+    @activity.defn
+    async def reauthorize_payment(self, req: PaymentRequest) -> PaymentResult:
+        """Authorize the card again for the order's total (the earlier authorization expired)."""
+        return await self._authorize(req, replaces_authorization=True)
+
+    async def _order_total(self, order_id: str) -> Decimal:
+        async with self._sessions() as session:
+            order = await session.get(Order, order_id)
+        if order is None:
+            raise refusal(ErrorType.ORDER_NOT_FOUND, f"order {order_id} does not exist")
+        return order.total_amount
 
     async def _record_existing(self, payment: Payment) -> PaymentResult:
         return PaymentResult(payment_id=payment.id, method=PaymentMethod(payment.method),

@@ -5,6 +5,7 @@ Every call that acts carries the caller's idempotency key; a repeated key must r
 original answer without acting again (as payment and carrier APIs do).
 """
 
+from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
@@ -102,3 +103,30 @@ class Notifier(Protocol):
     async def send(self, message: OutgoingMessage) -> None:
         """Idempotent per (order, sequence, channel)."""
         ...
+
+
+class SupplierConfirmation(BaseModel):
+    supplier_reference: str
+    expected_date: date
+
+
+class Supplier(Protocol):
+    """A supplier's ordering interface (EDI, e-mail gateway, supplier portal API)."""
+
+    async def place_purchase_order(self, *, purchase_order_id: str, sku: str, quantity: int) -> None:
+        """Idempotent per purchase order id."""
+        ...
+
+    async def amend_purchase_order(self, *, purchase_order_id: str, quantity: int) -> None:
+        """Change the quantity of a purchase order the supplier has not confirmed yet."""
+        ...
+
+    async def confirm_purchase_order(self, *, purchase_order_id: str, lead_time_days: int, today: date) -> SupplierConfirmation:
+        """The supplier's confirmation with its delivery date."""
+        ...
+
+
+class Replenishment(Protocol):
+    """Tells the replenishment process of a SKU that its demand changed."""
+
+    async def demand_changed(self, sku: str, reason: str, order_id: str | None) -> None: ...

@@ -91,3 +91,18 @@ class ErrorType(StrEnum):
     CARRIER_REFUSED = "CarrierRefused"
     ORDER_NOT_FOUND = "OrderNotFound"
     INVALID_REQUEST = "InvalidRequest"
+
+
+class BackorderDecision(StrEnum):
+    """A customer's answer to the ``ask`` backorder policy."""
+
+    PREORDER = "preorder"
+    CANCEL = "cancel"  # drop the missing lines
+    CANCEL_ORDER = "cancel_order"
+
+
+class PurchaseOrderStatus(StrEnum):
+    PLACED = "placed"  # sent, not yet confirmed: demand is still added to it
+    CONFIRMED = "confirmed"
+    PARTIALLY_RECEIVED = "partially_received"
+    RECEIVED = "received"

@@ -42,6 +42,10 @@ _TEXT: dict[str, dict[OrderStatus, str]] = {
 _SUBJECT = {"en": "Your order {order_id}: {status}", "nl": "Je bestelling {order_id}: {status}"}
 _TRACKING = {"en": "Track your parcel: {number}", "nl": "Volg je pakket: {number}"}
 _REASON = {"en": "Reason: {reason}", "nl": "Reden: {reason}"}
+# Statuses whose message carries the reason: what is missing and when it is expected, or why
+# the order stopped.
+_EXPLAINED = frozenset({OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED, OrderStatus.AWAITING_CUSTOMER,
+                        OrderStatus.AWAITING_STOCK})
 
 
 def language(locale: str | None) -> str:
@@ -55,7 +59,7 @@ def render_status_message(
     """(subject, body) of the message for this status change."""
     lang = language(locale)
     body = [_TEXT[lang].get(status, status.value)]
-    if reason and status in (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED):
+    if reason and status in _EXPLAINED:
         body.append(_REASON[lang].format(reason=reason))
     if tracking_number:
         body.append(_TRACKING[lang].format(number=tracking_number))

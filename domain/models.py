@@ -10,6 +10,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from domain.enums import (
+    BackorderDecision,
     NotificationChannel,
     OrderStatus,
     PaymentMethod,
@@ -27,6 +28,12 @@ class OrderWorkflowInput(BaseModel):
     order_id: str
     feedback_request_delay_seconds: float = 3 * 24 * 3600
     feedback_wait_seconds: float = 14 * 24 * 3600
+    # Out of stock with backorder policy "ask": how long the customer has to answer, and what
+    # applies when they do not ("preorder", "cancel" the missing lines, or "cancel_order").
+    backorder_decision_timeout_seconds: float = 48 * 3600
+    backorder_default: BackorderDecision = BackorderDecision.CANCEL
+    # Card authorizations expire; an order that waited longer is authorized again.
+    authorization_validity_seconds: float = 7 * 24 * 3600
 
 
 # --- payments -------------------------------------------------------------------------

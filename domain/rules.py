@@ -130,3 +130,13 @@ def decide_feedback(p: StepProgress) -> Decision:
     if not p.delivered:
         return _refuse(f"order is {p.status}; feedback is accepted once the order is delivered")
     return _accept("feedback received")
+
+
+def decide_backorder(p: StepProgress, already_decided: bool) -> Decision:
+    if already_decided:
+        return _noop("the customer's choice was already received")
+    if refused := _finished(p):
+        return refused
+    if p.status != OrderStatus.AWAITING_CUSTOMER:
+        return _refuse(f"order is {p.status}; a backorder decision is only asked for in AWAITING_CUSTOMER")
+    return _accept("backorder decision received")

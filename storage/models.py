@@ -5,7 +5,7 @@ Money is ``Numeric(12, 2)``; times are timezone-aware UTC. Unique constraints, n
 check-then-act code, guard every "exactly once" rule.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.sql import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -84,6 +86,11 @@ class Product(Base):
     fragile: Mapped[bool] = mapped_column(Boolean, default=False)
     ean: Mapped[str | None] = mapped_column(String(14))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Replenishment: who supplies it, how long they take, when and how much to reorder.
+    supplier: Mapped[str] = mapped_column(String(64), default="default-supplier", server_default="default-supplier")
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    reorder_point: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reorder_quantity: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     stock: Mapped["StockLevel | None"] = relationship(back_populates="product", lazy="selectin")
@@ -113,6 +120,7 @@ class StockMovement(Base):
     """The stock ledger: every change of on-hand or reserved stock, with its reason."""
 
     __tablename__ = "stock_movements"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_stock_movements_idempotency_key"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), index=True)
@@ -120,6 +128,9 @@ class StockMovement(Base):
     reserved_delta: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str] = mapped_column(String(64))
     order_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    purchase_order_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Set where a caller can repeat the same change (a goods receipt): booked once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -197,8 +208,45 @@ class OrderLine(Base):
     line_total: Mapped[Decimal]
     vat_amount: Mapped[Decimal]
     backorder_policy: Mapped[str | None] = mapped_column(String(16))
+    dropped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class PreorderClaim(Base):
+    """An order's place in the first-come, first-served queue for a SKU (the id is the order
+    of arrival)."""
+
+    __tablename__ = "preorder_claims"
+    __table_args__ = (
+        UniqueConstraint("order_id", "sku", name="uq_preorder_claims_order_sku"),
+        CheckConstraint("allocated <= quantity", name="ck_preorder_claims_allocated_within_quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting, allocated, cancelled
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PurchaseOrder(Base):
+    __tablename__ = "purchase_orders"
+    __table_args__ = (CheckConstraint("received <= quantity", name="ck_purchase_orders_received_within_quantity"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), index=True)
+    supplier: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    expected_date: Mapped[date | None] = mapped_column(Date)
+    confirmed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class OrderEvent(Base):

@@ -69,14 +69,19 @@ def settings(database_url: str) -> Settings:
                     feedback_wait_seconds=14 * 86400, _env_file=None)  # type: ignore[call-arg]
 
 
-@pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+async def start_time_skipping_server() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=TEMPORAL_TEST_SERVER, data_converter=pydantic_data_converter)
     # The time-skipping server cannot list search attributes, only add them.
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace=env.client.namespace,
         search_attributes={k.name: IndexedValueType.ValueType(int(k.indexed_value_type)) for k in SEARCH_ATTRIBUTES}))
+    return env
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping_server()
     yield env
     await env.shutdown()
 

@@ -11,7 +11,7 @@ recorded on the timeline as ignored). The rules of what may happen when live in
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -24,7 +24,16 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.shipping import ShippingActivities
     from domain import rules
-    from domain.enums import ErrorType, OrderStatus, TimelineKind, TrackingEventKind
+    from domain.enums import (
+        BackorderDecision,
+        BackorderPolicy,
+        ErrorType,
+        OrderStatus,
+        PaymentStatus,
+        TimelineKind,
+        TrackingEventKind,
+    )
+    from domain.stock import BackorderDecisionInput, LinesRequest, ShortLine, StockAllocated, StockDelayed
     from domain.models import (
         CancelRequest,
         FeedbackInput,
@@ -51,6 +60,13 @@ RETRY = RetryPolicy(
     non_retryable_error_types=[e.value for e in ErrorType],
 )
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+
+BACKORDERS_PATCH = "backorders"
+
+
+def _describe(lines: list[ShortLine]) -> str:
+    return ", ".join(f"{line.missing} x {line.sku} (expected {line.expected_date or 'unknown'})" for line in lines)
 
 
 class _CancelRequested(Exception):
@@ -85,6 +101,12 @@ class OrderWorkflow:
         self._feedback: FeedbackInput | None = None
         self._tracking: deque[TrackingUpdate] = deque()
         self._cancel_request: CancelRequest | None = None
+        self._authorized_at: datetime | None = None
+        self._backorder_decision: BackorderDecision | None = None
+        self._awaiting_skus: set[str] = set()
+        self._allocated_skus: set[str] = set()
+        self._allocated_quantities: dict[str, int] = {}
+        self._delays: deque[StockDelayed] = deque()
         self._cancellation_reason: str | None = None
 
     # --- the process ------------------------------------------------------------------
@@ -111,7 +133,7 @@ class OrderWorkflow:
         if not await self._authorize_payment():
             return
         self._checkpoint()
-        if not await self._reserve_stock():
+        if not await self._reserve_stock(input):
             return
         self._checkpoint()
         await self._set_status(OrderStatus.PICKING, "released to the warehouse")
@@ -144,11 +166,15 @@ class OrderWorkflow:
             self._payment_started = False  # declined: there is nothing to void
             await self._set_status(OrderStatus.PAYMENT_FAILED, _refusal_message(err))
             return False
+        self._authorized_at = workflow.now()
         await self._set_status(OrderStatus.PAYMENT_AUTHORIZED, f"{self._payment.method} payment of EUR {self._payment.amount}")
         return True
 
-    async def _reserve_stock(self) -> bool:
+    async def _reserve_stock(self, input: OrderWorkflowInput) -> bool:
         self._reservation_started = True
+        if workflow.patched(BACKORDERS_PATCH):
+            return await self._reserve_or_backorder(input)
+        # Orders started before backorders existed: all lines or nothing.
         try:
             result = await self._step(
                 InventoryActivities.reserve_stock, StockRequest(order_id=self._order_id, idempotency_key=self._key("reserve")))
@@ -159,6 +185,90 @@ class OrderWorkflow:
             return False
         self._lines = result.lines
         await self._set_status(OrderStatus.RESERVED, "all lines reserved")
+        return True
+
+    async def _reserve_or_backorder(self, input: OrderWorkflowInput) -> bool:
+        check = await self._step(InventoryActivities.reserve_order_stock,
+                                 StockRequest(order_id=self._order_id, idempotency_key=self._key("reserve")))
+        self._lines = check.reserved
+        if check.short and not await self._resolve_shortage(input, check.short):
+            return False
+        await self._set_status(OrderStatus.RESERVED, "all lines reserved")
+        return True
+
+    async def _resolve_shortage(self, input: OrderWorkflowInput, short: list[ShortLine]) -> bool:
+        """Apply each short line's backorder policy; ``ask`` waits for the customer's answer."""
+        policies = {line.sku: line.policy for line in short}
+        asked = [line for line in short if line.policy == BackorderPolicy.ASK]
+        if asked:
+            await self._set_status(OrderStatus.AWAITING_CUSTOMER, f"out of stock: {_describe(asked)}")
+            try:
+                await workflow.wait_condition(
+                    lambda: self._backorder_decision is not None or self._cancel_request is not None,
+                    timeout=timedelta(seconds=input.backorder_decision_timeout_seconds))
+            except TimeoutError:
+                self._note(TimelineKind.EVENT, f"no answer in time: applying the default '{input.backorder_default}'")
+            self._checkpoint()
+            decision = self._backorder_decision or input.backorder_default
+            if decision == BackorderDecision.CANCEL_ORDER:
+                await self._compensate("customer cancelled the order: items out of stock")
+                return False
+            for line in asked:
+                policies[line.sku] = BackorderPolicy.PREORDER if decision == BackorderDecision.PREORDER else BackorderPolicy.CANCEL
+        dropped = sorted(sku for sku, p in policies.items() if p == BackorderPolicy.CANCEL)
+        if dropped:
+            result = await self._step(InventoryActivities.drop_lines, LinesRequest(
+                order_id=self._order_id, skus=dropped, idempotency_key=self._key("drop-lines")))
+            self._note(TimelineKind.EVENT, f"dropped out-of-stock lines: {', '.join(dropped)}")
+            if result.remaining_lines == 0:
+                await self._compensate(f"out of stock: {', '.join(dropped)}; nothing left to ship")
+                return False
+            self._payment = await self._step(PaymentActivities.settle_payment_to_order, PaymentRequest(
+                order_id=self._order_id, idempotency_key=self._key("settle-dropped-lines")))
+        preordered = sorted(sku for sku, p in policies.items() if p == BackorderPolicy.PREORDER)
+        if preordered:
+            return await self._wait_for_preorders(input, preordered)
+        return True
+
+    async def _wait_for_preorders(self, input: OrderWorkflowInput, skus: list[str]) -> bool:
+        result = await self._step(InventoryActivities.place_preorders, LinesRequest(
+            order_id=self._order_id, skus=skus, idempotency_key=self._key("preorder")))
+        self._awaiting_skus = {c.sku for c in result.claims} - self._allocated_skus
+        await self._set_status(OrderStatus.AWAITING_STOCK, "pre-order: " + ", ".join(
+            f"{c.sku} expected {c.expected_date or 'soon'}" for c in result.claims))
+        while self._awaiting_skus:
+            await workflow.wait_condition(
+                lambda: not self._awaiting_skus or bool(self._delays) or self._cancel_request is not None)
+            self._checkpoint()
+            if self._delays:
+                delayed = self._delays.popleft()
+                await self._set_status(OrderStatus.AWAITING_STOCK,
+                                       f"delayed: {delayed.sku} now expected {delayed.expected_date}")
+        self._lines = [ReservedLine(sku=s, quantity=q) for s, q in sorted(self._line_quantities().items())]
+        return await self._renew_authorization_if_expired(input)
+
+    def _line_quantities(self) -> dict[str, int]:
+        quantities = {line.sku: line.quantity for line in self._lines}
+        for sku, quantity in self._allocated_quantities.items():
+            quantities[sku] = quantities.get(sku, 0) + quantity
+        return quantities
+
+    async def _renew_authorization_if_expired(self, input: OrderWorkflowInput) -> bool:
+        """Card authorizations expire: one older than the validity is renewed before shipping."""
+        if self._payment is None or self._payment.status != PaymentStatus.AUTHORIZED:
+            return True
+        if self._authorized_at and workflow.now() - self._authorized_at < timedelta(seconds=input.authorization_validity_seconds):
+            return True
+        try:
+            self._payment = await self._step(PaymentActivities.reauthorize_payment, PaymentRequest(
+                order_id=self._order_id, idempotency_key=self._key("reauthorize")))
+        except ActivityError as err:
+            if not _is_refusal(err, ErrorType.PAYMENT_DECLINED):
+                raise
+            await self._compensate(f"the card authorization expired and could not be renewed: {_refusal_message(err)}")
+            return False
+        self._authorized_at = workflow.now()
+        self._note(TimelineKind.EVENT, "card authorization renewed")
         return True
 
     async def _book_shipment(self) -> bool:
@@ -408,6 +518,41 @@ class OrderWorkflow:
     @workflow.signal(name="submit_feedback")
     def submit_feedback_signal(self, f: FeedbackInput) -> None:
         self._signal("submit_feedback", rules.decide_feedback(self._progress()), lambda: self._apply_feedback(f))
+
+    @workflow.update(name="decide_backorder")
+    async def decide_backorder(self, d: BackorderDecisionInput) -> StepResult:
+        decision = rules.decide_backorder(self._progress(), self._backorder_decision is not None)
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._apply_backorder_decision(d)
+        return self._result(decision)
+
+    @decide_backorder.validator
+    def _validate_backorder(self, d: BackorderDecisionInput) -> None:
+        self._validate(rules.decide_backorder(self._progress(), self._backorder_decision is not None))
+
+    @workflow.signal(name="decide_backorder")
+    def decide_backorder_signal(self, d: BackorderDecisionInput) -> None:
+        self._signal("decide_backorder", rules.decide_backorder(self._progress(), self._backorder_decision is not None),
+                     lambda: self._apply_backorder_decision(d))
+
+    def _apply_backorder_decision(self, d: BackorderDecisionInput) -> None:
+        self._backorder_decision = d.decision
+        self._note(TimelineKind.EVENT, f"customer chose '{d.decision}' for the missing items")
+
+    @workflow.signal(name="stock_allocated")
+    def stock_allocated(self, a: StockAllocated) -> None:
+        """From replenishment: received stock was reserved for this order's pre-ordered line."""
+        if a.sku in self._allocated_skus:
+            return
+        self._allocated_skus.add(a.sku)
+        self._allocated_quantities[a.sku] = a.quantity
+        self._awaiting_skus.discard(a.sku)
+        self._note(TimelineKind.EVENT, f"{a.sku} arrived and is reserved")
+
+    @workflow.signal(name="stock_delayed")
+    def stock_delayed(self, d: StockDelayed) -> None:
+        if d.sku in self._awaiting_skus:
+            self._delays.append(d)
 
     @workflow.update(name="cancel_order")
     async def cancel_order(self, c: CancelRequest) -> StepResult:

@@ -6,6 +6,7 @@ It writes new files into tests/replay/histories/ named by today's date. Committe
 never regenerated to make a test pass: add new ones next to them.
 """
 
+import asyncio
 from datetime import date
 from pathlib import Path
 
@@ -17,9 +18,49 @@ from workflows.order import OrderWorkflow
 OUT = Path(__file__).parent / "histories"
 
 
-async def _save(handle, name: str) -> None:
+async def _save(handle, name: str, workflow_type: str = "order") -> None:
+    path = OUT / f"{date.today():%Y%m%d}_{workflow_type}_{name}.json"
+    if any(p.name.endswith(f"_{workflow_type}_{name}.json") for p in OUT.glob("*.json")):
+        return  # never regenerate a committed history
     history = await handle.fetch_history()
-    (OUT / f"{date.today():%Y%m%d}_order_{name}.json").write_text(history.to_json())
+    path.write_text(history.to_json())
+
+
+async def test_capture_backorders(make_harness) -> None:
+    from sqlalchemy import select
+
+    from domain.enums import BackorderDecision
+    from domain.stock import BackorderDecisionInput, GoodsReceipt
+    from storage.models import PurchaseOrder
+    from workflows.replenishment import ReplenishmentWorkflow
+
+    async with make_harness(with_replenishment=True) as h:
+        handle = await h.start(external_reference="REPLAY-7",
+                               lines=[{"sku": "MUG-001", "quantity": 1}, {"sku": "SOLDOUT-1", "quantity": 1}])
+        await wait_for_status(handle, OrderStatus.AWAITING_CUSTOMER)
+        await handle.execute_update(OrderWorkflow.decide_backorder, BackorderDecisionInput(decision=BackorderDecision.PREORDER))
+        await wait_for_status(handle, OrderStatus.AWAITING_STOCK)
+        replenish = h.client.get_workflow_handle("replenish-SOLDOUT-1")
+        for _ in range(100):
+            async with h.sessions() as s:
+                po = (await s.execute(select(PurchaseOrder))).scalars().first()
+            if po:
+                break
+            await asyncio.sleep(0.05)
+        await replenish.execute_update(ReplenishmentWorkflow.receive_goods, GoodsReceipt(
+            purchase_order_id=po.id, quantity=po.quantity, receipt_id="replay-receipt"))
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.execute_update(OrderWorkflow.cancel_order, CancelRequest(reason="replay"))
+        await handle.result()
+        await _save(handle, "preorder_received_then_cancelled")
+        await _save(replenish, "preorder_and_receipt", workflow_type="replenishment")
+
+        handle = await h.start(external_reference="REPLAY-8", backorder_policy="cancel",
+                               lines=[{"sku": "MUG-001", "quantity": 1}, {"sku": "SOLDOUT-1", "quantity": 1}])
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.execute_update(OrderWorkflow.cancel_order, CancelRequest(reason="replay"))
+        await handle.result()
+        await _save(handle, "line_dropped_then_cancelled")
 
 
 async def test_capture(make_harness) -> None:

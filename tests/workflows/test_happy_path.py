@@ -34,7 +34,7 @@ async def drive_to_delivered(handle) -> str:
 
 
 async def test_card_order_runs_to_completed_without_feedback(make_harness) -> None:
-    async with make_harness() as h:
+    async with make_harness(own_server=True) as h:
         handle = await h.start()
         tn = await drive_to_delivered(handle)
         result = await handle.result()  # the time-skipping server fires both follow-up timers
@@ -82,7 +82,7 @@ async def test_ideal_order_is_paid_at_once_and_completes_on_feedback(make_harnes
 
 
 async def test_feedback_timers_ask_after_delay_then_complete_on_answer(make_harness) -> None:
-    async with make_harness() as h:
+    async with make_harness(own_server=True) as h:
         handle = await h.start()
         await drive_to_delivered(handle)
         # Three days later the customer is asked for feedback.

@@ -13,8 +13,8 @@ from workflows.order import OrderWorkflow
 
 
 async def test_pick_sent_while_stock_is_being_reserved_is_applied(make_harness) -> None:
-    started, release, wrap = gated("reserve_stock")
-    async with make_harness(replace={"reserve_stock": wrap}) as h:
+    started, release, wrap = gated("reserve_order_stock")
+    async with make_harness(replace={"reserve_order_stock": wrap}) as h:
         handle = await h.start()
         await asyncio.wait_for(started.wait(), 20)
         r = await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation(confirmed_by="piet"))

@@ -1,0 +1,142 @@
+"""Contract of the out-of-stock path: short lines, pre-order claims, purchase orders, goods
+receipt and allocation. Used by the order workflow, the replenishment workflow per SKU, the
+inventory activities and the API."""
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from domain.enums import BackorderDecision, BackorderPolicy, PurchaseOrderStatus
+from domain.models import ReservedLine
+
+
+class ShortLine(BaseModel):
+    sku: str
+    missing: int
+    policy: BackorderPolicy
+    expected_date: date | None = None
+
+
+class StockCheck(BaseModel):
+    """What ``reserve_order_stock`` could hold now, and what is missing (with its policy)."""
+
+    reserved: list[ReservedLine]
+    short: list[ShortLine] = Field(default_factory=list)
+
+
+class LinesRequest(BaseModel):
+    """Act on some lines of an order: drop them, or pre-order them."""
+
+    order_id: str
+    skus: list[str]
+    idempotency_key: str
+
+
+class PreorderClaim(BaseModel):
+    sku: str
+    quantity: int
+    expected_date: date | None = None
+
+
+class PreorderResult(BaseModel):
+    claims: list[PreorderClaim]
+
+
+class DroppedLines(BaseModel):
+    dropped: list[str]
+    remaining_lines: int
+    new_total: str
+
+
+class BackorderDecisionInput(BaseModel):
+    decision: BackorderDecision
+
+
+class StockAllocated(BaseModel):
+    """Signal to an order: received stock was reserved for its pre-ordered line."""
+
+    sku: str
+    quantity: int
+    purchase_order_id: str | None = None
+
+
+class ReplenishmentInput(BaseModel):
+    sku: str
+    # Carried across continue-as-new: purchase orders waiting for confirmation or receipt.
+    awaiting_confirmation: dict[str, datetime] = Field(default_factory=dict)
+    expected: dict[str, datetime] = Field(default_factory=dict)
+    # How long the supplier takes to confirm a purchase order (sandbox setting): demand that
+    # arrives before then is added to the same purchase order.
+    confirm_delay_seconds: float = 30
+
+
+class DemandSignal(BaseModel):
+    """Something changed the demand for a SKU (a pre-order, stock below the reorder point)."""
+
+    reason: str
+    order_id: str | None = None
+
+
+class PlanPurchaseRequest(BaseModel):
+    sku: str
+    idempotency_key: str
+
+
+class PurchaseOrderInfo(BaseModel):
+    id: str
+    sku: str
+    supplier: str
+    quantity: int
+    received: int = 0
+    status: PurchaseOrderStatus
+    expected_date: date | None = None
+
+
+class PurchasePlan(BaseModel):
+    """What ``plan_purchase`` did: placed a new purchase order, added to the open one, or nothing."""
+
+    action: str  # "placed", "amended", "none"
+    purchase_order: PurchaseOrderInfo | None = None
+
+
+class ConfirmRequest(BaseModel):
+    purchase_order_id: str
+    idempotency_key: str
+    today: date  # the workflow's date, so dates agree with its timers
+
+
+class GoodsReceipt(BaseModel):
+    purchase_order_id: str
+    quantity: int = Field(gt=0)
+    receipt_id: str = Field(description="Idempotency key of this receipt: the same id is booked once")
+    received_by: str | None = None
+
+
+class Allocation(BaseModel):
+    order_id: str
+    sku: str
+    quantity: int
+    complete: bool
+
+
+class ReceiptResult(BaseModel):
+    purchase_order: PurchaseOrderInfo
+    allocations: list[Allocation]
+
+
+class DelayNotice(BaseModel):
+    purchase_order_id: str
+    idempotency_key: str
+    today: date
+
+
+class DelayResult(BaseModel):
+    new_expected_date: date
+    order_ids: list[str]
+
+
+class StockDelayed(BaseModel):
+    """Signal to a waiting order: its goods come later than expected."""
+
+    sku: str
+    expected_date: date
