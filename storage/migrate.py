@@ -19,7 +19,8 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    # "heads": migrations written side by side on branches from the same parent all apply.
+    command.upgrade(alembic_config(database_url), "heads")
 
 
 async def upgrade_async(database_url: str) -> None:

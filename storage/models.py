@@ -346,6 +346,15 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class NumberSeries(Base):
+    """The last number handed out per series (``storage.numbering``)."""
+
+    __tablename__ = "number_series"
+
+    series: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 
