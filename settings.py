@@ -7,6 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
+
+from domain.enums import BackorderDecision
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
@@ -57,15 +59,27 @@ class Settings(BaseSettings):
     # Out of stock: how long a customer has to answer the "ask" policy and what applies when
     # they do not (preorder, cancel = drop the missing lines, cancel_order).
     backorder_decision_timeout_seconds: float = timedelta(hours=48).total_seconds()
-    backorder_default: str = "cancel"
+    backorder_default: BackorderDecision = BackorderDecision.CANCEL
     # Card authorizations expire; an order waiting longer is authorized again before shipping.
     authorization_validity_seconds: float = timedelta(days=7).total_seconds()
+
+    # After-sales. The return window counts from delivery; EU law gives at least 14 days, so a
+    # shorter setting is refused at startup. A return whose parcel has not arrived after
+    # return_parcel_wait_seconds is closed.
+    return_window_days: int = Field(default=30, ge=14)
+    return_parcel_wait_seconds: float = timedelta(days=30).total_seconds()
 
     # Sandbox outside systems.
     supplier_confirm_delay_seconds: float = 30.0
     sandbox_supplier_late_days: int = 0
     sandbox_carrier_fail_rate: float = 0.0
     sandbox_payment_fail_rate: float = 0.0
+
+    # The seller printed on invoices and as the sender on shipping labels.
+    seller_name: str = "Orderflow Demo B.V."
+    seller_address: str = "Keizersgracht 100, 1015 AA Amsterdam, NL"
+    seller_vat_number: str = "NL000099998B57"
+    seller_coc_number: str = "12345678"
 
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON when stdout is not a terminal

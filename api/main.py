@@ -17,7 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import errors
 from api.middleware import RequestContextMiddleware
-from api.routers import carrier, health, orders, products, stock
+from api.routers import carrier, health, orders, products, purchase_orders, stock
 from api.temporal import sweep_until_done
 from logs import configure_logging, get_logger
 from settings import DEV_API_KEYS, Profile, Settings, get_settings
@@ -108,12 +108,13 @@ def create_app(
             {"name": "orders", "description": "Place, read, search and move orders on"},
             {"name": "carrier", "description": "Tracking events from carriers"},
             {"name": "products", "description": "The catalogue with stock"},
-            {"name": "stock", "description": "Stock adjustments"},
+            {"name": "stock", "description": "Stock figures, the stock ledger and adjustments"},
+            {"name": "purchasing", "description": "Purchase orders and goods receipt"},
             {"name": "health", "description": "Database and Temporal reachability"},
         ],
     )
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (orders, carrier, products, stock, health):
+    for module in (orders, carrier, products, stock, purchase_orders, health):
         app.include_router(module.router)
     return app

@@ -13,7 +13,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -53,6 +53,18 @@ def temporal_unavailable(action: str) -> ApiError:
                     headers={"Retry-After": "5"})
 
 
+def order_workflow_input(settings: Settings, order_id: str) -> OrderWorkflowInput:
+    """The order's workflow input: its id and the timers and policies in force now."""
+    return OrderWorkflowInput(
+        order_id=order_id,
+        feedback_request_delay_seconds=settings.feedback_request_delay_seconds,
+        feedback_wait_seconds=settings.feedback_wait_seconds,
+        backorder_decision_timeout_seconds=settings.backorder_decision_timeout_seconds,
+        backorder_default=settings.backorder_default,
+        authorization_validity_seconds=settings.authorization_validity_seconds,
+    )
+
+
 async def start_order_workflow(
     client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession], order: Order
 ) -> None:
@@ -60,18 +72,11 @@ async def start_order_workflow(
     try:
         await client.start_workflow(
             OrderWorkflow.run,
-            OrderWorkflowInput(order_id=order.id,
-                               feedback_request_delay_seconds=settings.feedback_request_delay_seconds,
-                               feedback_wait_seconds=settings.feedback_wait_seconds),
+            order_workflow_input(settings, order.id),
             id=workflow_id(order.id),
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(sa.CHANNEL, order.channel),
-                SearchAttributePair(sa.CUSTOMER_ID, order.customer_id),
-                SearchAttributePair(sa.ORDER_STATUS, OrderStatus.RECEIVED.value),
-                SearchAttributePair(sa.NEEDS_ATTENTION, False),
-            ]),
+            search_attributes=sa.for_new_order(order.channel, order.customer_id),
         )
         log.info("order workflow started", order_id=order.id, workflow_id=workflow_id(order.id))
     except WorkflowAlreadyStartedError:

@@ -43,6 +43,7 @@ from domain.enums import OrderStatus, Role, TimelineKind
 from domain.intake import NewOrder
 from domain.models import CancelRequest, FeedbackInput, OrderView, StepConfirmation
 from domain.rules import FINAL_STATUSES
+from domain.stock import BackorderDecisionInput
 from logs import get_logger
 from storage.db import transaction
 from storage.models import Order
@@ -444,3 +445,20 @@ async def feedback(
     order then completes. Roles: channel (own orders), ops."""
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.submit_feedback,
                        FeedbackInput(rating=body.rating, comment=body.comment))
+
+
+@router.post("/{order_id}/backorder-decision", response_model=StepOut, responses=STEP_RESPONSES,
+             summary="Answer the out-of-stock question")
+async def backorder_decision(
+    order_id: OrderId, principal: ChannelOrOps, sessions: Sessions, temporal: Temporal, settings: SettingsDep,
+    body: Annotated[BackorderDecisionInput, Body(openapi_examples={
+        "wait": {"summary": "Keep the missing items as a pre-order", "value": {"decision": "preorder"}},
+        "drop": {"summary": "Ship the rest, drop what is missing", "value": {"decision": "cancel"}},
+        "all": {"summary": "Cancel the whole order", "value": {"decision": "cancel_order"}}})],
+) -> StepOut:
+    """Body: `{"decision": "preorder" | "cancel" | "cancel_order"}`. Answers an order in
+    AWAITING_CUSTOMER (backorder policy `ask`): `preorder` keeps the missing items as a
+    pre-order, `cancel` drops them and ships the rest, `cancel_order` cancels everything.
+    409 naming the status when the order is not waiting for this answer; a repeat answers 200
+    with `accepted: false`. Roles: channel (own orders), ops."""
+    return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.decide_backorder, body)

@@ -1,20 +1,26 @@
-"""Stock adjustments by operations: count corrections, breakage, goods found. Each writes a
-ledger row; on-hand stock never drops below what is reserved for orders, nor below zero."""
+"""Stock: each SKU's figures with what is on its way, its ledger, and adjustments by
+operations (count corrections, breakage, goods found). Each change writes a ledger row; on-hand
+stock never drops below what is reserved for orders, nor below zero."""
 
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body
-from sqlalchemy import select, update
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Ops, Sessions
+from activities.inventory import OPEN_PO_STATUSES
+from api.deps import AnyRole, Ops, Sessions, WarehouseOrOps
 from api.errors import ApiError
 from api.examples import STOCK_ADJUSTMENT_EXAMPLE
 from api.routers.orders import AUTH_RESPONSES
 from api.schemas import ErrorOut, StockAdjustment, StockAdjustmentOut, StockOut
 from logs import get_logger
 from storage.db import transaction
-from storage.models import Product, StockLevel, StockMovement
+from domain.enums import PurchaseOrderStatus
+from storage.models import PreorderClaim, Product, PurchaseOrder, StockLevel, StockMovement
 
 router = APIRouter(prefix="/stock", tags=["stock"])
 log = get_logger(__name__)
@@ -73,3 +79,81 @@ async def adjust(
     log.info("stock adjusted", sku=body.sku, delta=body.delta, on_hand=on_hand, reserved=reserved)
     return StockAdjustmentOut(movement_id=movement_id, sku=body.sku, delta=body.delta, reason=body.reason,
                               stock=StockOut(on_hand=on_hand, reserved=reserved, available=on_hand - reserved))
+
+
+class IncomingOut(BaseModel):
+    purchase_order_id: str
+    quantity: int = Field(description="Units still to come on this purchase order")
+    expected_date: date | None
+    status: PurchaseOrderStatus
+
+
+class StockLevelOut(StockOut):
+    sku: str
+    incoming: list[IncomingOut] = Field(description="Open purchase orders, earliest expected first")
+    waiting_preorders: int = Field(description="Units pre-ordered by customers and not yet received")
+
+
+class MovementOut(BaseModel):
+    id: int
+    on_hand_delta: int
+    reserved_delta: int
+    reason: str
+    order_id: str | None
+    purchase_order_id: str | None
+    note: str | None
+    created_at: datetime
+
+
+class MovementPage(BaseModel):
+    items: list[MovementOut]
+    next_cursor: int | None = Field(description="Pass as `after` for the next page; null at the end")
+
+
+async def _level(session: AsyncSession, sku: str) -> StockLevel:
+    level = await session.get(StockLevel, sku)
+    if level is None:
+        raise ApiError(404, f"no stock record for sku {sku!r}; check the sku with GET /products")
+    return level
+
+
+@router.get("/{sku}", response_model=StockLevelOut, summary="Stock of one SKU",
+            responses={**AUTH_RESPONSES, 404: {"model": ErrorOut, "description": "Unknown sku"}})
+async def stock_level(sku: str, principal: AnyRole, sessions: Sessions) -> StockLevelOut:
+    """On hand, reserved for orders, available, what is on its way from suppliers (with the
+    expected dates) and what customers have pre-ordered. Roles: any."""
+    async with sessions() as session:
+        level = await _level(session, sku)
+        pos = (await session.execute(select(PurchaseOrder).where(
+            PurchaseOrder.sku == sku, PurchaseOrder.status.in_(OPEN_PO_STATUSES))
+            .order_by(PurchaseOrder.expected_date, PurchaseOrder.created_at))).scalars().all()
+        waiting = await session.scalar(select(func.coalesce(func.sum(PreorderClaim.quantity - PreorderClaim.allocated), 0))
+                                       .where(PreorderClaim.sku == sku, PreorderClaim.status == "waiting"))
+    return StockLevelOut(
+        sku=sku, on_hand=level.on_hand, reserved=level.reserved, available=level.on_hand - level.reserved,
+        incoming=[IncomingOut(purchase_order_id=po.id, quantity=po.quantity - po.received, expected_date=po.expected_date,
+                              status=PurchaseOrderStatus(po.status)) for po in pos],
+        waiting_preorders=waiting)
+
+
+@router.get("/{sku}/movements", response_model=MovementPage, summary="The stock ledger of one SKU",
+            responses={**AUTH_RESPONSES, 404: {"model": ErrorOut, "description": "Unknown sku"}})
+async def movements(
+    sku: str, principal: WarehouseOrOps, sessions: Sessions,
+    after: Annotated[int | None, Query(ge=0, description="Cursor: the last movement id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> MovementPage:
+    """Every change of on-hand or reserved stock, oldest first, with its reason and the order
+    or purchase order it belongs to. The deltas sum to the stock figures. Roles: warehouse, ops."""
+    async with sessions() as session:
+        await _level(session, sku)
+        query = select(StockMovement).where(StockMovement.sku == sku)
+        if after is not None:
+            query = query.where(StockMovement.id > after)
+        rows = (await session.execute(query.order_by(StockMovement.id).limit(limit + 1))).scalars().all()
+    page = rows[:limit]
+    return MovementPage(
+        items=[MovementOut(id=m.id, on_hand_delta=m.on_hand_delta, reserved_delta=m.reserved_delta, reason=m.reason,
+                           order_id=m.order_id, purchase_order_id=m.purchase_order_id, note=m.note,
+                           created_at=m.created_at) for m in page],
+        next_cursor=page[-1].id if len(rows) > limit else None)

@@ -77,7 +77,7 @@ async def api(
     # Activities still running when a test ends get time to finish: cancelled half-way, one
     # could leave its SQLite write lock behind and stall the next writer for the busy timeout.
     worker = Worker(time_skipping_env.client, task_queue=api_settings.task_queue, workflows=list(WORKFLOWS),
-                    activities=build_activities(api_settings, sessions),
+                    activities=build_activities(api_settings, sessions, time_skipping_env.client),
                     graceful_shutdown_timeout=timedelta(seconds=10))
     app = create_app(api_settings, temporal=time_skipping_env.client, configure_logs=False)
     async with worker, app.router.lifespan_context(app):
