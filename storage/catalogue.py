@@ -19,14 +19,25 @@ DEMO_PRODUCTS: list[tuple[str, str, str, str, int, int, int, int, bool, int]] = 
 ]
 
 
+# sku: (supplier, lead time in days, reorder point, reorder quantity)
+DEMO_REPLENISHMENT: dict[str, tuple[str, int, int, int]] = {
+    "MUG-001": ("keramiek-bv", 5, 20, 100),
+    "VASE-010": ("glashuis", 10, 5, 20),
+    "TEA-100": ("theehandel", 3, 50, 200),
+    "SOLDOUT-1": ("printstudio", 7, 0, 10),
+}
+
+
 async def seed_demo_catalogue(session: AsyncSession) -> int:
     """Add the demo products that are missing, with their opening stock; returns how many."""
     added = 0
     for sku, name, price, vat, grams, length, width, height, fragile, stock in DEMO_PRODUCTS:
         if await session.get(Product, sku) is not None:
             continue
+        supplier, lead_time, reorder_point, reorder_quantity = DEMO_REPLENISHMENT.get(sku, ("groothandel", 7, 0, 0))
         session.add(Product(sku=sku, name=name, price=Decimal(price), vat_rate=Decimal(vat), weight_grams=grams,
-                            length_mm=length, width_mm=width, height_mm=height, fragile=fragile))
+                            length_mm=length, width_mm=width, height_mm=height, fragile=fragile, supplier=supplier,
+                            lead_time_days=lead_time, reorder_point=reorder_point, reorder_quantity=reorder_quantity))
         await session.flush()
         session.add(StockLevel(sku=sku, on_hand=stock, reserved=0))
         if stock:

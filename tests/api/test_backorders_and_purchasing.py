@@ -77,3 +77,21 @@ async def test_stock_of_an_unknown_sku_is_404(api) -> None:
     assert (await api.http.get("/stock/NOPE/movements", headers=OPS)).status_code == 404
     assert (await api.http.get("/purchase-orders/po_nope", headers=OPS)).status_code == 404
     assert (await api.http.get("/stock/MUG-001/movements", headers=CHANNEL)).status_code == 403
+
+
+async def test_concurrent_orders_through_the_api_never_oversell(api) -> None:
+    from sqlalchemy import update
+
+    from storage.db import transaction
+    from storage.models import StockLevel, StockMovement
+
+    async with transaction(api.sessions) as s:
+        s.add(StockMovement(sku="LAMP-200", on_hand_delta=-15, reason="stock count"))
+        await s.execute(update(StockLevel).where(StockLevel.sku == "LAMP-200").values(on_hand=10))
+    responses = await asyncio.gather(*(api.place(external_reference=f"RUSH-{i}", backorder_policy="cancel",
+                                                 lines=[{"sku": "LAMP-200", "quantity": 1}]) for i in range(30)))
+    assert [r.status_code for r in responses] == [201] * 30
+    finals = [await api.wait_for_status(r.json()["order_id"], "PICKING", "CANCELLED") for r in responses]
+    assert sorted(f["status"] for f in finals).count("PICKING") == 10
+    stock = (await api.http.get("/stock/LAMP-200", headers=OPS)).json()
+    assert (stock["on_hand"], stock["reserved"], stock["available"]) == (10, 10, 0)
