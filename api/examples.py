@@ -1,5 +1,5 @@
-"""Example bodies shown in the OpenAPI docs (/docs). ``ORDER`` is the same order as
-``tests.factories.order_payload()`` and ``examples/order.json`` (a test keeps them equal)."""
+"""Example bodies shown in the OpenAPI docs (/docs). ``ORDER`` is also the tests' order
+(``tests.factories.order_payload()``) and ``examples/order.json`` (a test keeps them equal)."""
 
 from typing import Any
 

@@ -1,26 +1,20 @@
 """Test data: the demo catalogue and orders placed straight into the database."""
 
+import copy
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.examples import ORDER
 from domain.intake import NewOrder
-from storage.catalogue import seed_demo_catalogue
+from storage.catalogue import seed_demo_catalogue, seed_demo_warehouse
 from storage.db import transaction
 from storage.orders import add_order
 
 
 def order_payload(**overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "external_reference": "WEB-1001",
-        "customer": {"id": "c-42", "name": "Anna de Vries", "email": "anna@example.nl", "phone": "+31612345678",
-                     "locale": "nl", "notification_channels": ["email", "sms"]},
-        "shipping_address": {"country": "NL", "street": "Damrak", "house_number": "1", "postcode": "1012 LG",
-                             "city": "Amsterdam"},
-        "lines": [{"sku": "MUG-001", "quantity": 2}, {"sku": "BOOK-042", "quantity": 1}],
-        "payment": {"method": "card", "token": "tok_visa"},
-        "shipping": {"preference": "cheapest"},
-    }
+    """The documented example order (``api.examples.ORDER``), with ``overrides``."""
+    payload = copy.deepcopy(ORDER)
     payload.update(overrides)
     return payload
 
@@ -28,6 +22,7 @@ def order_payload(**overrides: Any) -> dict[str, Any]:
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with transaction(sessions) as session:
         await seed_demo_catalogue(session)
+        await seed_demo_warehouse(session)
 
 
 async def place_order(sessions: async_sessionmaker[AsyncSession], channel: str = "webshop", **overrides: Any) -> str:

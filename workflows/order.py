@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_options import ACTIVITY_TIMEOUT, RETRY
     from activities.inventory import InventoryActivities
     from activities.order_status import OrderStatusActivities
     from activities.payments import PaymentActivities
@@ -53,13 +53,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    non_retryable_error_types=[e.value for e in ErrorType],
-)
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 
 BACKORDERS_PATCH = "backorders"

@@ -12,9 +12,9 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_options import ACTIVITY_TIMEOUT, RETRY
     from activities.inventory import InventoryActivities
     from activities.purchasing import PurchasingActivities
     from domain.enums import ErrorType
@@ -30,13 +30,6 @@ with workflow.unsafe.imports_passed_through():
         StockDelayed,
     )
 
-RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=60),
-    non_retryable_error_types=[e.value for e in ErrorType],
-)
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 
 
 def _end_of(day: Any) -> datetime:
