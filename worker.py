@@ -31,6 +31,7 @@ from activities.order_status import OrderStatusActivities
 from activities.payments import PaymentActivities
 from activities.purchasing import PurchasingActivities
 from activities.shipping import ShippingActivities
+from activities.warehouse import WarehouseActivities
 from domain.enums import NotificationChannel
 from domain.messages import CUSTOMER_STATUSES_DEFAULT
 from logs import configure_logging, get_logger
@@ -54,6 +55,7 @@ def build_activities(
     inventory = InventoryActivities(sessions, replenishment)
     purchasing = PurchasingActivities(sessions, SandboxSupplier(late_days=settings.sandbox_supplier_late_days))
     shipping = ShippingActivities(sessions, SandboxCarrierGateway(sessions))
+    warehouse = WarehouseActivities(sessions)
     notifier = SandboxNotifier(sessions)
     status = OrderStatusActivities(
         sessions, SandboxPim(sessions), {channel: notifier for channel in NotificationChannel}, CUSTOMER_STATUSES_DEFAULT)
@@ -64,6 +66,7 @@ def build_activities(
         inventory.book_goods_receipt, inventory.release_stock, inventory.ship_reserved_stock,
         purchasing.plan_purchase, purchasing.confirm_purchase_order, purchasing.record_supplier_delay,
         shipping.book_shipment, shipping.cancel_shipment,
+        warehouse.create_pick_list, warehouse.plan_packing,
         status.publish_status_change,
     ]
 

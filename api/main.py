@@ -17,6 +17,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import errors
 from api.middleware import RequestContextMiddleware
+from api.routers import warehouse as warehouse_router
 from api.routers import carrier, health, orders, products, purchase_orders, stock
 from api.temporal import sweep_until_done
 from logs import configure_logging, get_logger
@@ -111,10 +112,12 @@ def create_app(
             {"name": "stock", "description": "Stock figures, the stock ledger and adjustments"},
             {"name": "purchasing", "description": "Purchase orders and goods receipt"},
             {"name": "health", "description": "Database and Temporal reachability"},
+            {"name": "warehouse", "description": "Pick lists, scanned picks and packing plans"},
         ],
     )
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
     for module in (orders, carrier, products, stock, purchase_orders, health):
         app.include_router(module.router)
+    app.include_router(warehouse_router.router)
     return app

@@ -32,7 +32,7 @@ from temporalio.service import RPCError
 
 from logs import configure_logging
 from settings import DEV_API_KEYS, ROOT, Profile, Settings, get_settings
-from storage.catalogue import seed_demo_catalogue
+from storage.catalogue import seed_demo_catalogue, seed_demo_warehouse
 from storage.db import create_engine, create_session_factory, transaction
 from storage.migrate import upgrade_async
 from worker import prepare_namespace
@@ -69,7 +69,9 @@ async def prepare_database(database_url: str) -> int:
     engine = create_engine(database_url)
     try:
         async with transaction(create_session_factory(engine)) as session:
-            return await seed_demo_catalogue(session)
+            added = await seed_demo_catalogue(session)
+            await seed_demo_warehouse(session)
+            return added
     finally:
         await engine.dispose()
 

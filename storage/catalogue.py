@@ -44,3 +44,46 @@ async def seed_demo_catalogue(session: AsyncSession) -> int:
             session.add(StockMovement(sku=sku, on_hand_delta=stock, reason="opening stock"))
         added += 1
     return added
+
+
+# Where the demo stock lies: sku -> (location code, share of the SKU's stock, lot, expiry).
+# Small goods in zone A, the garden bench in zone B's pallet racking; tea in two lots.
+DEMO_BINS: dict[str, list[tuple[str, float, str, str | None]]] = {
+    "MUG-001": [("A-02-03-2-1", 0.6, "", None), ("A-05-12-1-1", 0.4, "", None)],
+    "VASE-010": [("A-03-06-1-1", 1.0, "", None)],
+    "BOOK-042": [("A-01-09-2-1", 0.5, "", None), ("A-04-02-3-1", 0.5, "", None)],
+    "TEA-100": [("A-06-14-2-1", 0.4, "T2611", "2027-03-31"), ("A-02-07-1-1", 0.6, "T2612", "2027-06-30")],
+    "LAMP-200": [("A-05-04-2-1", 1.0, "", None)],
+    "BENCH-500": [("B-07-01-1-1", 1.0, "", None)],
+    "PLANT-007": [("A-03-15-1-1", 1.0, "", None)],
+}
+
+
+async def seed_demo_warehouse(session: AsyncSession) -> int:
+    """Add the demo warehouse's locations if it has none, and spread each demo SKU's on-hand
+    stock over its bins if it has no bin stock yet, so the bins add up to the SKU's total.
+    Returns how many bin stock rows were added."""
+    from datetime import date
+
+    from sqlalchemy import func, select
+
+    from activities.planning.layout import demo_locations
+    from storage.models import BinStock, WarehouseLocation
+
+    if not await session.scalar(select(func.count()).select_from(WarehouseLocation)):
+        session.add_all(WarehouseLocation(**spec.__dict__) for spec in demo_locations())
+        await session.flush()
+    added = 0
+    for sku, bins in DEMO_BINS.items():
+        level = await session.get(StockLevel, sku)
+        if level is None or await session.scalar(select(func.count()).select_from(BinStock).where(BinStock.sku == sku)):
+            continue
+        left = level.on_hand
+        for n, (code, share, lot, expiry) in enumerate(bins):
+            quantity = left if n == len(bins) - 1 else round(level.on_hand * share)
+            left -= quantity
+            session.add(BinStock(location_code=code, sku=sku, lot=lot, quantity=quantity, allocated=0,
+                                 expiry_date=date.fromisoformat(expiry) if expiry else None))
+            added += 1
+    await session.flush()
+    return added

@@ -400,3 +400,87 @@ class SandboxCarrierBooking(Base):
     service: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- warehouse: locations, bin stock, pick lists, packing plans (activities/warehouse.py) ---
+
+
+class WarehouseLocation(Base):
+    """A bin: zone / aisle / rack / shelf / bin, with its coordinates in mm (x across the
+    aisles, y along them from the front cross-aisle, z the shelf height)."""
+
+    __tablename__ = "warehouse_locations"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(8))
+    aisle: Mapped[int] = mapped_column(Integer)
+    rack: Mapped[int] = mapped_column(Integer)
+    shelf: Mapped[int] = mapped_column(Integer)
+    bin: Mapped[int] = mapped_column(Integer)
+    x_mm: Mapped[int] = mapped_column(Integer)
+    y_mm: Mapped[int] = mapped_column(Integer)
+    z_mm: Mapped[int] = mapped_column(Integer)
+
+
+class BinStock(Base):
+    """Units of a SKU (one lot) in one bin. ``allocated`` are promised to open pick lists.
+    A pick takes units out of the bin; they stay in the SKU's on-hand stock until handover."""
+
+    __tablename__ = "bin_stock"
+    __table_args__ = (
+        UniqueConstraint("location_code", "sku", "lot", name="uq_bin_stock_location_sku_lot"),
+        CheckConstraint("quantity >= 0", name="ck_bin_stock_quantity_non_negative"),
+        CheckConstraint("allocated >= 0 AND allocated <= quantity", name="ck_bin_stock_allocated_within_quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    location_code: Mapped[str] = mapped_column(ForeignKey("warehouse_locations.code"), index=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), index=True)
+    lot: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    expiry_date: Mapped[date | None] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+    allocated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class PickList(Base):
+    """One order's pick list (one per order: the unique order id makes creating it idempotent)."""
+
+    __tablename__ = "pick_lists"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="open")  # open, picked
+    route_length_m: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    s_shape_length_m: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    route_exact: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    picked_at: Mapped[datetime | None]
+
+    lines: Mapped[list["PickListLine"]] = relationship(order_by="PickListLine.step", lazy="selectin")
+
+
+class PickListLine(Base):
+    __tablename__ = "pick_list_lines"
+    __table_args__ = (UniqueConstraint("pick_list_id", "step", name="uq_pick_list_lines_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pick_list_id: Mapped[str] = mapped_column(ForeignKey("pick_lists.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)  # walking order, from 1
+    bin_stock_id: Mapped[int] = mapped_column(ForeignKey("bin_stock.id"))
+    location_code: Mapped[str] = mapped_column(ForeignKey("warehouse_locations.code"))
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    picked: Mapped[int] = mapped_column(Integer, default=0)
+    picked_by: Mapped[str | None] = mapped_column(String(100))
+    picked_at: Mapped[datetime | None]
+
+
+class PackingPlanRecord(Base):
+    """An order's packing plan as computed (``activities.planning.packing``), one per order."""
+
+    __tablename__ = "packing_plans"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    containers: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -23,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.order_status import OrderStatusActivities
     from activities.payments import PaymentActivities
     from activities.shipping import ShippingActivities
+    from activities.warehouse import WarehouseActivities
+    from domain.warehouse import WarehouseRequest
     from domain import rules
     from domain.enums import (
         BackorderDecision,
@@ -56,6 +59,10 @@ with workflow.unsafe.imports_passed_through():
 
 
 BACKORDERS_PATCH = "backorders"
+# Orders released before pick lists and packing plans existed replay without those steps.
+WAREHOUSE_PATCH = "warehouse"
+# A planner that fails keeps failing: give up after a few tries, the staff work without it.
+PLANNING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
 
 def _describe(lines: list[ShortLine]) -> str:
@@ -130,8 +137,12 @@ class OrderWorkflow:
             return
         self._checkpoint()
         await self._set_status(OrderStatus.PICKING, "released to the warehouse")
+        if workflow.patched(WAREHOUSE_PATCH):
+            await self._plan_warehouse_step(WarehouseActivities.create_pick_list, "pick-list")
         await self._wait_for_human(lambda: self._picked)
         await self._set_status(OrderStatus.PACKING, "picked")
+        if workflow.patched(WAREHOUSE_PATCH):
+            await self._plan_warehouse_step(WarehouseActivities.plan_packing, "packing-plan")
         await self._wait_for_human(lambda: self._packed)
         if not await self._book_shipment():
             return
@@ -276,6 +287,16 @@ class OrderWorkflow:
             await self._compensate(_refusal_message(err))
             return False
         return True
+
+    async def _plan_warehouse_step(self, activity: Callable[..., Awaitable[Any]], step: str) -> None:
+        """The pick list or packing plan (CPU work: an activity). Staff can work without one,
+        so a planner that fails is noted on the timeline and the order goes on."""
+        try:
+            await workflow.execute_activity_method(
+                activity, WarehouseRequest(order_id=self._order_id, idempotency_key=self._key(step)),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PLANNING_RETRY)
+        except ActivityError as err:
+            self._note(TimelineKind.EVENT, f"no {step.replace('-', ' ')}: {_refusal_message(err)}")
 
     async def _ship(self) -> None:
         await self._step(InventoryActivities.ship_reserved_stock,

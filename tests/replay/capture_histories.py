@@ -119,3 +119,16 @@ async def test_capture(make_harness) -> None:
                                     TrackingUpdate(tracking_number=view.shipment.tracking_number, event=TrackingEventKind.DELIVERED))
         await handle.result()  # no feedback: both timers fire
         await _save(handle, "completed_without_feedback")
+
+
+async def test_capture_warehouse(make_harness) -> None:
+    # Stops before the pack, so the history holds the pick list and packing plan steps only.
+    async with make_harness() as h:
+        handle = await h.start(external_reference="REPLAY-11",
+                               lines=[{"sku": "VASE-010", "quantity": 1}, {"sku": "BENCH-500", "quantity": 1}])
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation(confirmed_by="piet"))
+        await wait_for_status(handle, OrderStatus.PACKING)
+        await handle.execute_update(OrderWorkflow.cancel_order, CancelRequest(reason="replay"))
+        await handle.result()
+        await _save(handle, "warehouse_picked_then_cancelled")

@@ -15,8 +15,11 @@ from workflows.order import OrderWorkflow
 # (ask for feedback, give up waiting); the backorders patch adds a marker and an upsert.
 # Measured: 145–151 events, the rest workflow tasks
 # (their number varies a little with timing). Raise only with a reason.
-EXPECTED_ACTIVITIES = 5 + 10
-MAX_EVENTS = 160
+# +2 activities (about 10 events with the patch's marker and upsert): when the order is
+# released to the warehouse it gets a pick list (bins and walking route), and when picked a
+# packing plan, behind the "warehouse" patch. Both are CPU work, so activities.
+EXPECTED_ACTIVITIES = 5 + 10 + 2
+MAX_EVENTS = 175
 
 
 async def test_happy_path_history_size(make_harness) -> None:
@@ -39,6 +42,6 @@ async def test_happy_path_history_size(make_harness) -> None:
     assert kinds["EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED"] == 5
     assert kinds["EVENT_TYPE_TIMER_STARTED"] == 2
     # one per status change, plus the TemporalChangeVersion of the "backorders" patch
-    assert kinds["EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"] == 11
-    assert kinds["EVENT_TYPE_MARKER_RECORDED"] == 1
+    assert kinds["EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"] == 12  # + the "warehouse" patch
+    assert kinds["EVENT_TYPE_MARKER_RECORDED"] == 2
     assert len(history.events) <= MAX_EVENTS

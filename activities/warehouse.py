@@ -1,0 +1,162 @@
+"""Warehouse activities: allocate an order's lines to bins and plan the walk (the pick list),
+and plan how the order is packed. The planners in ``activities.planning`` are pure and run in
+a thread, so a long plan does not hold up other activities on this worker's event loop.
+Both activities are idempotent: one pick list and one packing plan per order (unique keys)."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.errors import refusal
+from activities.planning.layout import Layout, Point, demo_layout
+from activities.planning.packing import Item, plan_packing as plan_packing_pure
+from activities.planning.routing import plan_route, s_shape
+from domain.enums import ErrorType
+from domain.warehouse import PackingSummary, PickListSummary, WarehouseRequest
+from storage.db import transaction
+from storage.models import BinStock, Order, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation
+
+HEAVY_UPRIGHT_G = 20_000  # heavy goods travel the way they stand
+
+
+@dataclass(frozen=True)
+class BinOffer:
+    bin_stock_id: int
+    available: int
+    expiry: date | None
+    distance: float  # from the depot, to break ties
+
+
+def allocate(quantity: int, offers: list[BinOffer]) -> list[tuple[int, int]]:
+    """Which bins to take ``quantity`` from: goods with an expiry date first-expiry-first-out;
+    others from as few bins as possible (one bin that holds it all, the nearest such; else the
+    fullest bins first). Returns (bin stock id, quantity) pairs; short if the bins are."""
+    offers = [o for o in offers if o.available > 0]
+    if any(o.expiry for o in offers):
+        ordered = sorted(offers, key=lambda o: (o.expiry or date.max, o.distance))
+    else:
+        whole = sorted((o for o in offers if o.available >= quantity), key=lambda o: o.distance)
+        ordered = whole[:1] or sorted(offers, key=lambda o: (-o.available, o.distance))
+    taken, left = [], quantity
+    for o in ordered:
+        if left == 0:
+            break
+        n = min(left, o.available)
+        taken.append((o.bin_stock_id, n))
+        left -= n
+    return taken
+
+
+def pick_point(layout: Layout, location: WarehouseLocation) -> Point:
+    return Point(location.x_mm / 1000, location.y_mm / 1000)
+
+
+def _metres(value: float) -> Decimal:
+    return Decimal(str(round(value, 2))).quantize(Decimal("0.01"))
+
+
+async def _order(session: AsyncSession, order_id: str) -> Order:
+    order = await session.get(Order, order_id)
+    if order is None:
+        raise refusal(ErrorType.ORDER_NOT_FOUND, f"no order {order_id}")
+    return order
+
+
+def _summary(pick_list: PickList, unallocated: list[str]) -> PickListSummary:
+    return PickListSummary(pick_list_id=pick_list.id, steps=len(pick_list.lines),
+                           route_length_m=str(pick_list.route_length_m), s_shape_length_m=str(pick_list.s_shape_length_m),
+                           unallocated=unallocated)
+
+
+class WarehouseActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], layout: Layout | None = None) -> None:
+        self._sessions = sessions
+        self._layout = layout or demo_layout()
+
+    @activity.defn
+    async def create_pick_list(self, request: WarehouseRequest) -> PickListSummary:
+        """The order's pick list: each line allocated to bins, the stops in walking order."""
+        async with transaction(self._sessions) as session:
+            existing = (await session.execute(select(PickList).where(PickList.order_id == request.order_id))).scalar_one_or_none()
+            if existing is not None:
+                return _summary(existing, [])
+            order = await _order(session, request.order_id)
+            wanted: dict[str, int] = {}
+            for line in order.lines:
+                if not line.dropped:
+                    wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+            locations = {loc.code: loc for loc in (await session.execute(select(WarehouseLocation))).scalars()}
+            picks: list[tuple[BinStock, int]] = []
+            unallocated: list[str] = []
+            for sku, quantity in sorted(wanted.items()):
+                bins = list((await session.execute(select(BinStock).where(BinStock.sku == sku))).scalars())
+                by_id = {b.id: b for b in bins}
+                offers = [BinOffer(b.id, b.quantity - b.allocated, b.expiry_date,
+                                   abs(locations[b.location_code].x_mm) / 1000 + locations[b.location_code].y_mm / 1000)
+                          for b in bins]
+                taken = allocate(quantity, offers)
+                if sum(n for _, n in taken) < quantity:
+                    unallocated.append(sku)
+                for bin_id, n in taken:
+                    by_id[bin_id].allocated += n
+                    picks.append((by_id[bin_id], n))
+            codes = sorted({b.location_code for b, _ in picks})
+            stops = [pick_point(self._layout, locations[c]) for c in codes]
+            route, baseline = await asyncio.to_thread(lambda: (plan_route(self._layout, stops), s_shape(self._layout, stops)))
+            rank = {codes[i]: step for step, i in enumerate(route.order)}
+            picks.sort(key=lambda p: (rank[p[0].location_code], locations[p[0].location_code].shelf, p[0].sku))
+            pick_list = PickList(id=f"pl_{uuid.uuid4().hex[:16]}", order_id=order.id, status="open",
+                                 route_length_m=_metres(route.length), s_shape_length_m=_metres(baseline.length),
+                                 route_exact=route.exact)
+            session.add(pick_list)
+            await session.flush()
+            for step, (b, n) in enumerate(picks, start=1):
+                session.add(PickListLine(pick_list_id=pick_list.id, step=step, bin_stock_id=b.id,
+                                         location_code=b.location_code, sku=b.sku, quantity=n, picked=0))
+            await session.flush()
+            await session.refresh(pick_list, ["lines"])
+            activity.logger.info("pick list created: %s stops, %.1f m (S-shape %.1f m)", len(stops), route.length,
+                                 baseline.length)
+            return _summary(pick_list, unallocated)
+
+    @activity.defn
+    async def plan_packing(self, request: WarehouseRequest) -> PackingSummary:
+        """The order's packing plan: containers, and where each item stands in them."""
+        async with self._sessions() as session:
+            existing = await session.get(PackingPlanRecord, request.order_id)
+            if existing is not None:
+                return _packing_summary(existing.plan)
+            order = await _order(session, request.order_id)
+            items: list[Item] = []
+            for line in order.lines:
+                if line.dropped:
+                    continue
+                p = await session.get(Product, line.sku)
+                for n in range(line.quantity):
+                    items.append(item_for(p, f"{line.line_no}.{n + 1}"))
+        plan = (await asyncio.to_thread(plan_packing_pure, items)).to_dict()
+        try:
+            async with transaction(self._sessions) as session:
+                session.add(PackingPlanRecord(order_id=request.order_id, plan=plan, containers=len(plan["containers"])))
+        except IntegrityError:
+            async with self._sessions() as session:
+                plan = (await session.get(PackingPlanRecord, request.order_id)).plan
+        return _packing_summary(plan)
+
+
+def item_for(product: Product, item_id: str) -> Item:
+    """Fragile goods are wrapped and stand upright; heavy goods travel the way they stand."""
+    return Item(id=item_id, sku=product.sku, length=product.length_mm, width=product.width_mm,
+                height=product.height_mm, weight_g=product.weight_grams, fragile=product.fragile,
+                upright=product.fragile or product.weight_grams >= HEAVY_UPRIGHT_G)
+
+
+def _packing_summary(plan: dict) -> PackingSummary:
+    return PackingSummary(containers=[c["code"] for c in plan["containers"]], unpacked=plan.get("unpacked", []))
