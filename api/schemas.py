@@ -28,23 +28,24 @@ def _where(path: tuple[str | int, ...]) -> str:
     return ".".join(str(p) for p in path) or "body"
 
 
-def find_bad_text(value: Any, path: tuple[str | int, ...] = ()) -> str | None:
+def find_bad_text(value: Any) -> str | None:
     """A message naming the first string (or object key) in ``value`` that holds a control
-    character or an unpaired surrogate, or None."""
-    if isinstance(value, str):
-        if (m := _BAD_TEXT.search(value)) is not None:
-            return (f"{_where(path)} contains the control character or unpaired surrogate "
-                    f"U+{ord(m.group()):04X}; remove it")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and _BAD_TEXT.search(key):
-                return f"{_where(path)} has a field name with a control character or unpaired surrogate; remove it"
-            if (found := find_bad_text(item, (*path, key))) is not None:
-                return found
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if (found := find_bad_text(item, (*path, i))) is not None:
-                return found
+    character or an unpaired surrogate, or None. Iterative: a deeply nested body must not
+    exhaust the stack."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if (m := _BAD_TEXT.search(item)) is not None:
+                return (f"{_where(path)} contains the control character or unpaired surrogate "
+                        f"U+{ord(m.group()):04X}; remove it")
+        elif isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str) and _BAD_TEXT.search(key):
+                    return f"{_where(path)} has a field name with a control character or unpaired surrogate; remove it"
+            pending.extend((v, (*path, k)) for k, v in reversed(list(item.items())))
+        elif isinstance(item, list):
+            pending.extend((v, (*path, i)) for i, v in reversed(list(enumerate(item))))
     return None
 
 

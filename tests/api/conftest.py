@@ -12,12 +12,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.main import create_app
 from settings import Settings
+from storage.models import Order
 from tests.factories import order_payload, seed
 from worker import WORKFLOWS, build_activities
 
@@ -82,5 +85,21 @@ async def api(
     app = create_app(api_settings, temporal=time_skipping_env.client, configure_logs=False)
     async with worker, app.router.lifespan_context(app):
         await app.state.startup_sweep
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orderflow.test") as http:
-            yield Api(http, app, api_settings, sessions, time_skipping_env.client)
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://orderflow.test") as http:
+                yield Api(http, app, api_settings, sessions, time_skipping_env.client)
+        finally:
+            await _terminate_orders(time_skipping_env.client, sessions)
+
+
+async def _terminate_orders(client: Client, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Leave the shared time-skipping server as found: a workflow left with tasks that no
+    worker will pick up holds its clock, and later tests waiting for a timer would hang."""
+    async with sessions() as session:
+        order_ids = (await session.execute(select(Order.id))).scalars().all()
+    for order_id in order_ids:
+        try:
+            await client.get_workflow_handle(f"order-{order_id}").terminate(reason="test finished")
+        except RPCError:
+            pass  # never started, or already closed
