@@ -33,3 +33,4 @@ worker: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .pytest_cache
+bench-warehouse: $(STAMP) ; $(BIN)/python -m scripts.bench_warehouse

@@ -6,7 +6,7 @@ Both activities are idempotent: one pick list and one packing plan per order (un
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -128,7 +128,10 @@ class WarehouseActivities:
 
     @activity.defn
     async def plan_packing(self, request: WarehouseRequest) -> PackingSummary:
-        """The order's packing plan: containers, and where each item stands in them."""
+        """The order's packing plan: containers, and where each item stands in them. An order
+        confirmed picked as a whole (``POST /orders/{id}/pick``) has its pick list closed here:
+        the goods it still listed were taken from their bins."""
+        await self._close_pick_list(request.order_id)
         async with self._sessions() as session:
             existing = await session.get(PackingPlanRecord, request.order_id)
             if existing is not None:
@@ -149,6 +152,24 @@ class WarehouseActivities:
             async with self._sessions() as session:
                 plan = (await session.get(PackingPlanRecord, request.order_id)).plan
         return _packing_summary(plan)
+
+
+    async def _close_pick_list(self, order_id: str) -> None:
+        async with transaction(self._sessions) as session:
+            pick_list = (await session.execute(select(PickList).where(
+                PickList.order_id == order_id, PickList.status == "open"))).scalar_one_or_none()
+            if pick_list is None:
+                return
+            for line in pick_list.lines:
+                left = line.quantity - line.picked
+                if left:
+                    stock = await session.get(BinStock, line.bin_stock_id)
+                    stock.quantity -= left
+                    stock.allocated -= left
+                    line.picked = line.quantity
+                    line.picked_at = datetime.now(UTC)
+            pick_list.status = "picked"
+            pick_list.picked_at = datetime.now(UTC)
 
 
 def item_for(product: Product, item_id: str) -> Item:

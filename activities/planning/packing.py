@@ -192,7 +192,7 @@ def _smallest(items: list[Item], kinds: tuple[str, ...], catalogue: tuple[Contai
     return None
 
 
-def _pack_kind(items: list[Item], kinds: tuple[str, ...], catalogue: tuple[ContainerType, ...]) -> tuple[list[_Space], list[Item]]:
+def pack_kind(items: list[Item], kinds: tuple[str, ...], catalogue: tuple[ContainerType, ...]) -> tuple[list[_Space], list[Item]]:
     if not items:
         return [], []
     single = _smallest(items, kinds, catalogue)
@@ -210,11 +210,11 @@ def plan_packing(items: list[Item], catalogue: tuple[ContainerType, ...] = CONTA
     box_types = tuple(c for c in catalogue if c.kind == "box")
     bulky = [i for i in items if not any(_fits_alone(i, c) for c in box_types)]
     small = [i for i in items if i not in bulky]
-    spaces, unpacked = _pack_kind(small, ("box",), catalogue)
+    spaces, unpacked = pack_kind(small, ("box",), catalogue)
     if len(spaces) > MAX_BOXES:
         # A large order goes on pallets, with any bulky items.
         bulky, spaces = bulky + small, []
-    big, left = _pack_kind(bulky, ("crate", "pallet"), catalogue)
+    big, left = pack_kind(bulky, ("crate", "pallet"), catalogue)
     unpacked += left
     containers = [PackedContainer(s.c, s.placements) for s in big + spaces]
     return PackingPlan(containers, [i.id for i in unpacked])

@@ -130,14 +130,14 @@ def _nearest_neighbour(d: list[list[float]], n: int) -> list[int]:
     return order
 
 
-def plan_route(layout: Layout, stops: list[Point]) -> Route:
-    """The walking order for ``stops`` (distinct pick points): optimal up to ``EXACT_LIMIT``
+def plan_route(layout: Layout, stops: list[Point], exact_limit: int = EXACT_LIMIT) -> Route:
+    """The walking order for ``stops`` (distinct pick points): optimal up to ``exact_limit``
     stops, never longer than the S-shape walk."""
     n = len(stops)
     if n == 0:
         return s_shape(layout, stops)
     d = _matrix(layout, stops)
-    if n <= EXACT_LIMIT:
+    if n <= exact_limit:
         order = _held_karp(d, n)
         return Route(order, _path_cost(d, order, n), exact=True)
     s_order = s_shape(layout, stops).order

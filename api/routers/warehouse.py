@@ -3,14 +3,17 @@ packing plan. The last line picked confirms the order's pick in its workflow (th
 as ``POST /orders/{id}/pick``)."""
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+import re
+
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import OrderReader, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
 from api.errors import ApiError
+from api.schemas import ORDER_ID_PATTERN
 from api.temporal import ensure_started, send_update
 from domain.models import StepConfirmation
 from storage.db import transaction
@@ -18,6 +21,9 @@ from storage.models import BinStock, PackingPlanRecord, PickList, PickListLine, 
 from workflows.order import OrderWorkflow
 
 router = APIRouter(tags=["warehouse"])
+
+_PICK_LIST_ID = re.compile(r"^pl_[0-9a-f]{16}$")
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 
 class PickStepOut(BaseModel):
@@ -47,10 +53,11 @@ class PickListOut(BaseModel):
 
 
 class PickConfirmBody(BaseModel):
-    scanned: str = Field(description="the SKU or EAN scanned off the item", min_length=1, max_length=64)
-    location: str = Field(description="the bin's code, scanned off the shelf label", min_length=1, max_length=32)
+    scanned: str = Field(description="the SKU or EAN scanned off the item", min_length=1, max_length=64, pattern=PRINTABLE)
+    location: str = Field(description="the bin's code, scanned off the shelf label", min_length=1, max_length=32,
+                          pattern=PRINTABLE)
     quantity: int = Field(gt=0, le=10_000)
-    picked_by: str | None = Field(default=None, max_length=100)
+    picked_by: str | None = Field(default=None, max_length=100, pattern=PRINTABLE)
 
 
 class PickConfirmOut(BaseModel):
@@ -68,15 +75,19 @@ def _summary(pl: PickList) -> dict[str, Any]:
 
 
 @router.get("/warehouse/pick-lists", response_model=list[PickListOut], summary="Open pick lists")
-async def open_pick_lists(_: WarehouseOrOps, sessions: Sessions) -> list[dict[str, Any]]:
-    """The pick lists not yet fully picked, oldest first. Roles: warehouse, ops."""
+async def open_pick_lists(_: WarehouseOrOps, sessions: Sessions,
+                          order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None) -> list[dict[str, Any]]:
+    """The pick lists not yet fully picked, oldest first; `?order_id=` for one order's.
+    Roles: warehouse, ops."""
+    query = select(PickList).where(PickList.status == "open").order_by(PickList.created_at)
+    if order_id:
+        query = query.where(PickList.order_id == order_id)
     async with sessions() as session:
-        rows = await session.execute(select(PickList).where(PickList.status == "open").order_by(PickList.created_at))
-        return [_summary(pl) for pl in rows.scalars()]
+        return [_summary(pl) for pl in (await session.execute(query)).scalars()]
 
 
 async def _pick_list(session: Any, pick_list_id: str) -> PickList:
-    pl = await session.get(PickList, pick_list_id[:40])
+    pl = await session.get(PickList, pick_list_id) if _PICK_LIST_ID.match(pick_list_id) else None
     if pl is None:
         raise ApiError(404, f"no pick list {pick_list_id[:40]!r}; GET /warehouse/pick-lists lists the open ones")
     return pl
@@ -99,7 +110,7 @@ async def pick_list(pick_list_id: str, _: WarehouseOrOps, sessions: Sessions) ->
 
 @router.post("/warehouse/pick-lists/{pick_list_id}/steps/{step}/confirm", response_model=PickConfirmOut,
              summary="Confirm one pick with the scanned item and bin")
-async def confirm_pick(pick_list_id: str, step: int, body: PickConfirmBody, principal: WarehouseOrOps,
+async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100_000)], body: PickConfirmBody, principal: WarehouseOrOps,
                        sessions: Sessions, temporal: Temporal, settings: SettingsDep) -> PickConfirmOut:
     """Checks the scanned SKU or EAN and bin against the step: a different item answers 422, a
     different bin 409, more than is left to pick 422. When the last step is picked the order's

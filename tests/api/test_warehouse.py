@@ -1,5 +1,7 @@
 """Pick lists made when an order is released, scanned line-by-line picks, the packing plan."""
 
+import asyncio
+
 from sqlalchemy import func, select
 
 from storage.models import BinStock, StockLevel
@@ -16,7 +18,6 @@ async def _pick_list_of(api: Api, order_id: str) -> dict:
             response = await api.http.get(f"/warehouse/pick-lists/{mine[0]['id']}", headers=WAREHOUSE)
             assert response.status_code == 200, response.text
             return response.json()
-        import asyncio
         await asyncio.sleep(0.05)
     raise AssertionError("no pick list")
 
@@ -61,7 +62,6 @@ async def test_pick_list_scanned_picks_then_packing_plan(api: Api) -> None:
         plan = await api.http.get(f"/orders/{order_id}/packing-plan", headers=CHANNEL)
         if plan.status_code == 200:
             break
-        import asyncio
         await asyncio.sleep(0.05)
     plan = plan.json()
     kinds = {p["sku"]: c["kind"] for c in plan["containers"] for p in c["items"]}
@@ -81,3 +81,41 @@ async def test_pick_lists_need_a_warehouse_key(api: Api) -> None:
     assert (await api.http.get("/warehouse/pick-lists", headers=CHANNEL)).status_code == 403
     missing = await api.http.get("/warehouse/pick-lists/pl_nope", headers=WAREHOUSE)
     assert missing.status_code == 404 and "GET /warehouse/pick-lists" in missing.json()["detail"]
+
+
+async def test_a_whole_order_pick_closes_its_pick_list(api: Api) -> None:
+    order_id = await api.placed(external_reference="WH-2")
+    await api.wait_for_status(order_id, "PICKING")
+    pl = await _pick_list_of(api, order_id)
+    listed = (await api.http.get("/warehouse/pick-lists", params={"order_id": order_id}, headers=WAREHOUSE)).json()
+    assert [p["id"] for p in listed] == [pl["id"]]
+    # The README's walk-through: the cookbook near the depot first, then the mugs.
+    assert [(s["sku"], s["location"], s["quantity"]) for s in pl["steps"]] == [
+        ("BOOK-042", "A-01-09-2-1", 1), ("MUG-001", "A-02-03-2-1", 2)]
+    async with api.sessions() as s:
+        before = {b.id: (b.quantity, b.allocated) for b in (await s.execute(select(BinStock))).scalars()}
+    assert (await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)).json()["accepted"] is True
+    await api.wait_for_status(order_id, "PACKING")
+    for _ in range(200):
+        if (await api.http.get(f"/orders/{order_id}/packing-plan", headers=OPS)).status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert (await api.http.get(f"/warehouse/pick-lists/{pl['id']}", headers=WAREHOUSE)).json()["status"] == "picked"
+    async with api.sessions() as s:
+        after = {b.id: (b.quantity, b.allocated) for b in (await s.execute(select(BinStock))).scalars()}
+    taken = sum(before[k][0] - after[k][0] for k in before)
+    assert taken == sum(step["quantity"] for step in pl["steps"]) == 3
+    assert all(after[k][1] <= before[k][1] for k in before)
+
+
+async def test_odd_inputs_are_4xx(api: Api) -> None:
+    odd = [("GET", "/warehouse/pick-lists/pl_%00", None), ("GET", "/warehouse/pick-lists?order_id=%00", None),
+           ("POST", "/warehouse/pick-lists/pl_0123456789abcdef/steps/0/confirm", {"scanned": "X", "location": "Y", "quantity": 1}),
+           ("POST", "/warehouse/pick-lists/pl_0123456789abcdef/steps/1/confirm", {"scanned": "X\x00", "location": "Y", "quantity": 1}),
+           ("POST", "/warehouse/pick-lists/pl_0123456789abcdef/steps/1/confirm", {"scanned": "X", "location": "Y", "quantity": 0}),
+           ("POST", "/warehouse/pick-lists/pl_0123456789abcdef/steps/1/confirm", {"scanned": "X", "location": "Y", "quantity": 1}),
+           ("GET", "/orders/nope/packing-plan", None)]
+    for method, url, body in odd:
+        response = await api.http.request(method, url, json=body, headers=WAREHOUSE)
+        assert 400 <= response.status_code < 500, (url, response.text)
+        assert response.json()["detail"]
