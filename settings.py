@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field
 
 from domain.enums import BackorderDecision
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     worker_max_concurrent_activities: int = 100
     worker_max_concurrent_workflow_tasks: int = 100
     worker_max_cached_workflows: int = 1000
+    # On shutdown, running activities get this long to finish: one cut off half-way through
+    # a SQLite write would hold the lock until the busy timeout.
+    worker_graceful_shutdown_seconds: float = 10.0
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -83,10 +86,6 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON when stdout is not a terminal
-
-    @model_validator(mode="after")
-    def _production_has_no_dev_keys(self) -> "Settings":
-        return self
 
     @property
     def feedback_request_delay(self) -> timedelta:
