@@ -30,6 +30,7 @@ from activities.logging_interceptor import LoggingInterceptor
 from activities.order_status import OrderStatusActivities
 from activities.payments import PaymentActivities
 from activities.purchasing import PurchasingActivities
+from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
 from activities.warehouse import WarehouseActivities
 from domain.enums import NotificationChannel
@@ -40,8 +41,9 @@ from storage.db import create_engine, create_session_factory
 from workflows import search_attributes
 from workflows.order import OrderWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
+from workflows.returns import ReturnWorkflow
 
-WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow)
+WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow, ReturnWorkflow)
 log = get_logger(__name__)
 
 
@@ -50,7 +52,8 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Every activity, bound to the adapters the settings choose. Without a client, demand is
     not passed on to the replenishment workflows (some tests want that)."""
-    payments = PaymentActivities(sessions, SandboxPaymentProvider(sessions, fail_rate=settings.sandbox_payment_fail_rate))
+    payment_provider = SandboxPaymentProvider(sessions, fail_rate=settings.sandbox_payment_fail_rate)
+    payments = PaymentActivities(sessions, payment_provider)
     replenishment = TemporalReplenishment(client, settings.task_queue, settings.supplier_confirm_delay_seconds) if client else None
     inventory = InventoryActivities(sessions, replenishment)
     purchasing = PurchasingActivities(sessions, SandboxSupplier(late_days=settings.sandbox_supplier_late_days))
@@ -59,6 +62,7 @@ def build_activities(
     notifier = SandboxNotifier(sessions)
     status = OrderStatusActivities(
         sessions, SandboxPim(sessions), {channel: notifier for channel in NotificationChannel}, CUSTOMER_STATUSES_DEFAULT)
+    returns = ReturnActivities(sessions, payment_provider, {channel: notifier for channel in NotificationChannel})
     return [
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
         payments.settle_payment_to_order, payments.reauthorize_payment,
@@ -68,6 +72,7 @@ def build_activities(
         shipping.book_shipment, shipping.cancel_shipment,
         warehouse.create_pick_list, warehouse.plan_packing,
         status.publish_status_change,
+        returns.publish_return_status, returns.book_return_inspection, returns.refund_return,
     ]
 
 

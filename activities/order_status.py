@@ -13,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.ports import Notifier, OutgoingMessage, PimStatusUpdate, ProductInformationSystem
+from domain.cases import CaseKind, low_rating_subject, opens_case
 from domain.enums import NotificationChannel, OrderStatus, ShipmentStatus
 from domain.messages import render_status_message
 from domain.models import StatusChange, StatusPublished
 from storage.models import Customer, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
+from storage.cases import open_case
 from storage.db import transaction
 
 SHIPMENT_STATUS_FOR = {
@@ -90,4 +92,9 @@ class OrderStatusActivities:
         if change.feedback is not None and await session.get(OrderFeedback, change.order_id) is None:
             session.add(OrderFeedback(order_id=change.order_id, rating=change.feedback.rating,
                                       comment=change.feedback.comment))
+            if opens_case(change.feedback.rating):
+                # Customer service calls back after a low rating: one case per order.
+                await open_case(session, kind=CaseKind.COMPLAINT, order_id=change.order_id, opened_by="feedback",
+                                subject=low_rating_subject(change.feedback.rating, change.feedback.comment),
+                                dedupe_key=f"feedback:{change.order_id}")
         return applied

@@ -19,6 +19,8 @@ from api import errors
 from api.middleware import RequestContextMiddleware
 from api.routers import warehouse as warehouse_router
 from api.routers import carrier, health, orders, products, purchase_orders, stock
+from api.routers import cases as cases_router
+from api.routers import returns as returns_router
 from api.temporal import sweep_until_done
 from logs import configure_logging, get_logger
 from settings import DEV_API_KEYS, Profile, Settings, get_settings
@@ -112,6 +114,8 @@ def create_app(
             {"name": "stock", "description": "Stock figures, the stock ledger and adjustments"},
             {"name": "purchasing", "description": "Purchase orders and goods receipt"},
             {"name": "health", "description": "Database and Temporal reachability"},
+            {"name": "returns", "description": "Returns, their inspection, refunds and credit notes"},
+            {"name": "cases", "description": "Customer-service cases"},
             {"name": "warehouse", "description": "Pick lists, scanned picks and packing plans"},
         ],
     )
@@ -119,5 +123,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware)
     for module in (orders, carrier, products, stock, purchase_orders, health):
         app.include_router(module.router)
+    app.include_router(returns_router.router)
+    app.include_router(cases_router.router)
     app.include_router(warehouse_router.router)
     return app

@@ -484,3 +484,91 @@ class PackingPlanRecord(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     containers: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- after-sales: returns, refunds with their credit notes, customer-service cases -------
+
+
+class Return(Base):
+    """A customer's return of (part of) a delivered order; its workflow is ``return-{id}``."""
+
+    __tablename__ = "returns"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)  # gap-free series "return"
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    inspected_by: Mapped[str | None] = mapped_column(String(100))
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    lines: Mapped[list["ReturnLine"]] = relationship(order_by="ReturnLine.line_no", lazy="selectin")
+
+
+class ReturnLine(Base):
+    __tablename__ = "return_lines"
+    __table_args__ = (
+        UniqueConstraint("return_id", "line_no", name="uq_return_lines_return_line_no"),
+        CheckConstraint("quantity > 0", name="ck_return_lines_quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    return_id: Mapped[str] = mapped_column(ForeignKey("returns.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal]  # what this line refunds
+    disposition: Mapped[str | None] = mapped_column(String(16))  # resellable, damaged
+
+
+class Refund(Base):
+    """A refund through the payment provider and its credit note (a legal invoice correction
+    with its own gap-free number, series "credit_note"). One per idempotency key."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("idempotency_key", name="uq_refunds_idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    credit_note_number: Mapped[int] = mapped_column(Integer, unique=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    return_id: Mapped[str | None] = mapped_column(ForeignKey("returns.id"), index=True)
+    payment_id: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    amount: Mapped[Decimal]  # the whole refund, shipping included
+    shipping_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceCase(Base):
+    """A customer-service case. ``dedupe_key`` makes an automatic case (after a low rating)
+    open once however often its activity runs."""
+
+    __tablename__ = "service_cases"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    opened_by: Mapped[str] = mapped_column(String(100))
+    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+    notes: Mapped[list["CaseNote"]] = relationship(order_by="CaseNote.id", lazy="selectin")
+
+
+class CaseNote(Base):
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("service_cases.id"), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -132,3 +132,34 @@ async def test_capture_warehouse(make_harness) -> None:
         await handle.execute_update(OrderWorkflow.cancel_order, CancelRequest(reason="replay"))
         await handle.result()
         await _save(handle, "warehouse_picked_then_cancelled")
+
+
+async def test_capture_returns(make_harness) -> None:
+    """The return workflow: inspected and refunded; and closed when no parcel arrives."""
+    from datetime import UTC, datetime
+
+    from domain.returns import Disposition, InspectedLine, InspectionInput, ReturnLineRequest, ReturnWorkflowInput
+    from storage.db import transaction
+    from storage.returns import register_return
+    from tests.returns_helpers import delivered_order
+    from workflows.returns import ReturnWorkflow
+
+    async def start(h, order_id: str, wait: float):
+        async with transaction(h.sessions) as session:
+            ret = await register_return(session, order_id, [ReturnLineRequest(line_no=1, quantity=1)], "replay",
+                                        "replay", now=datetime.now(UTC), window_days=30)
+        return await h.client.start_workflow(ReturnWorkflow.run, ReturnWorkflowInput(
+            return_id=ret.id, parcel_wait_seconds=wait), id=f"return-{ret.id}", task_queue=h.task_queue)
+
+    async with make_harness(own_server=True) as h:
+        handle = await start(h, await delivered_order(h.sessions, external_reference="REPLAY-R1"), 7 * 86400)
+        await handle.execute_update(ReturnWorkflow.record_inspection, InspectionInput(
+            lines=[InspectedLine(line_no=1, disposition=Disposition.RESELLABLE)]))
+        await handle.execute_update(ReturnWorkflow.record_inspection, InspectionInput(
+            lines=[InspectedLine(line_no=1, disposition=Disposition.RESELLABLE)]))  # a repeat
+        await handle.result()
+        await _save(handle, "inspected_and_refunded", workflow_type="return")
+
+        handle = await start(h, await delivered_order(h.sessions, external_reference="REPLAY-R2"), 3600)
+        await handle.result()
+        await _save(handle, "no_parcel_expired", workflow_type="return")

@@ -1,0 +1,124 @@
+"""The return workflow: one durable process per return (``return-{return_id}``), started by
+the API once the return is registered in the database.
+
+Registered → waiting for the parcel (closed after a set time) → received and inspected by the
+warehouse (an Update, so the HTTP caller gets a 409 when the return is past that step) → the
+stock booked → refunded with a credit note. The customer is told at each step.
+"""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.returns import ReturnActivities
+    from domain.enums import ErrorType
+    from domain.returns import (
+        InspectionInput,
+        InspectionRequest,
+        RefundRequest,
+        RefundResult,
+        ReturnStatus,
+        ReturnStatusChange,
+        ReturnStepResult,
+        ReturnView,
+        ReturnWorkflowInput,
+    )
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=[e.value for e in ErrorType],
+)
+# A refund the provider keeps failing (it is down) is given up after this many attempts and
+# handed to operations, rather than retried for ever.
+REFUND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    maximum_attempts=8,
+    non_retryable_error_types=[e.value for e in ErrorType],
+)
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+
+
+@workflow.defn(name="ReturnWorkflow")
+class ReturnWorkflow:
+    def __init__(self) -> None:
+        self._return_id = ""
+        self._status = ReturnStatus.AWAITING_PARCEL
+        self._inspection: InspectionInput | None = None
+
+    @workflow.run
+    async def run(self, input: ReturnWorkflowInput) -> ReturnView:
+        self._return_id = input.return_id
+        await self._set_status(ReturnStatus.AWAITING_PARCEL, None)
+        if not await self._parcel_arrives(input.parcel_wait_seconds):
+            await self._set_status(ReturnStatus.EXPIRED, "no parcel arrived within the return's waiting time")
+            return self._view()
+        await self._book_inspection()
+        await self._set_status(ReturnStatus.INSPECTED, None)
+        await self._refund()
+        return self._view()
+
+    async def _parcel_arrives(self, seconds: float) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self._inspection is not None, timeout=timedelta(seconds=seconds))
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def _book_inspection(self) -> None:
+        assert self._inspection is not None
+        await workflow.execute_activity_method(
+            ReturnActivities.book_return_inspection,
+            InspectionRequest(return_id=self._return_id, inspection=self._inspection),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+
+    async def _refund(self) -> None:
+        try:
+            refund: RefundResult = await workflow.execute_activity_method(
+                ReturnActivities.refund_return,
+                RefundRequest(return_id=self._return_id, idempotency_key=f"{workflow.info().workflow_id}:refund"),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=REFUND_RETRY)
+        except ActivityError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            await self._set_status(ReturnStatus.REFUND_FAILED, f"refund failed: {message}")
+            return
+        if refund.credit_note_number is None:
+            await self._set_status(ReturnStatus.REFUNDED, refund.note)
+        else:
+            detail = f"EUR {refund.amount} refunded; credit note {refund.credit_note_number}"
+            await self._set_status(ReturnStatus.REFUNDED, detail)
+
+    async def _set_status(self, status: ReturnStatus, reason: str | None) -> None:
+        self._status = status
+        await workflow.execute_activity_method(
+            ReturnActivities.publish_return_status,
+            ReturnStatusChange(return_id=self._return_id, status=status, reason=reason),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+
+    def _view(self) -> ReturnView:
+        return ReturnView(return_id=self._return_id, status=self._status, inspected=self._inspection is not None)
+
+    @workflow.query
+    def view(self) -> ReturnView:
+        return self._view()
+
+    @workflow.update
+    async def record_inspection(self, inspection: InspectionInput) -> ReturnStepResult:
+        if self._inspection is not None:
+            return ReturnStepResult(accepted=False, status=self._status, message="the return was already inspected")
+        self._inspection = inspection
+        return ReturnStepResult(accepted=True, status=self._status, message="inspection recorded")
+
+    @record_inspection.validator
+    def _validate_inspection(self, inspection: InspectionInput) -> None:
+        if self._inspection is None and self._status != ReturnStatus.AWAITING_PARCEL:
+            raise ApplicationError(f"return is {self._status.value}; it takes no inspection any more",
+                                   {"status": self._status.value}, type="StepRefused")
