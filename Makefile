@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres worker api migrate seed clean
+.PHONY: install run test test-postgres worker api migrate seed clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# Throughput against the engine floor, start latency, cost per order, orders at rest (README: Benchmarks).
+bench: $(STAMP)
+	$(BIN)/python -m scripts.bench $(ARGS)
 
 # The storage tests again, against PostgreSQL: make test-postgres TEST_DATABASE_URL=postgresql+asyncpg://...
 test-postgres: $(STAMP)
