@@ -25,6 +25,7 @@ from activities.adapters.sandbox_outbound import SandboxNotifier, SandboxPim
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
 from activities.adapters.sandbox_supplier import SandboxSupplier
 from activities.adapters.temporal_replenishment import TemporalReplenishment
+from activities.documents import DocumentActivities, Seller
 from activities.inventory import InventoryActivities
 from activities.logging_interceptor import LoggingInterceptor
 from activities.order_status import OrderStatusActivities
@@ -58,6 +59,9 @@ def build_activities(
     inventory = InventoryActivities(sessions, replenishment)
     purchasing = PurchasingActivities(sessions, SandboxSupplier(late_days=settings.sandbox_supplier_late_days))
     shipping = ShippingActivities(sessions, SandboxCarrierGateway(sessions))
+    documents = DocumentActivities(sessions, Seller(
+        name=settings.seller_name, address_lines=tuple(p.strip() for p in settings.seller_address.split(",")),
+        vat_number=settings.seller_vat_number, coc_number=settings.seller_coc_number))
     warehouse = WarehouseActivities(sessions)
     notifier = SandboxNotifier(sessions)
     status = OrderStatusActivities(
@@ -70,6 +74,7 @@ def build_activities(
         inventory.book_goods_receipt, inventory.release_stock, inventory.ship_reserved_stock,
         purchasing.plan_purchase, purchasing.confirm_purchase_order, purchasing.record_supplier_delay,
         shipping.book_shipment, shipping.cancel_shipment,
+        documents.create_order_documents,
         warehouse.create_pick_list, warehouse.plan_packing,
         status.publish_status_change,
         returns.publish_return_status, returns.book_return_inspection, returns.refund_return,

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api import errors
 from api.middleware import RequestContextMiddleware
 from api.routers import warehouse as warehouse_router
-from api.routers import carrier, health, orders, products, purchase_orders, stock
+from api.routers import carrier, documents, health, orders, products, purchase_orders, stock
 from api.routers import cases as cases_router
 from api.routers import returns as returns_router
 from api.temporal import sweep_until_done
@@ -110,6 +110,7 @@ def create_app(
         openapi_tags=[
             {"name": "orders", "description": "Place, read, search and move orders on"},
             {"name": "carrier", "description": "Tracking events from carriers"},
+            {"name": "documents", "description": "Shipping labels, invoices and packing slips"},
             {"name": "products", "description": "The catalogue with stock"},
             {"name": "stock", "description": "Stock figures, the stock ledger and adjustments"},
             {"name": "purchasing", "description": "Purchase orders and goods receipt"},
@@ -121,7 +122,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (orders, carrier, products, stock, purchase_orders, health):
+    for module in (orders, documents, carrier, products, stock, purchase_orders, health):
         app.include_router(module.router)
     app.include_router(returns_router.router)
     app.include_router(cases_router.router)

@@ -178,3 +178,18 @@ class OrderView(BaseModel):
 
 
 StatusChange.model_rebuild()
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+class DocumentsRequest(BaseModel):
+    """Render and store an order's label(s), invoice and packing slip, once."""
+
+    order_id: str
+    idempotency_key: str
+
+
+class DocumentsResult(BaseModel):
+    invoice_number: str
+    document_ids: list[str]

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    LargeBinary,
     CheckConstraint,
     Date,
     DateTime,
@@ -353,6 +354,36 @@ class NumberSeries(Base):
 
     series: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Invoice(Base):
+    """An order's sales invoice: one per order (the primary key), its number gap-free from the
+    ``invoice`` series, taken in the transaction that stores the invoice."""
+
+    __tablename__ = "invoices"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    total_amount: Mapped[Decimal]
+    vat_amount: Mapped[Decimal]
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderDocument(Base):
+    """A rendered document of an order (label, invoice, packing slip), stored as its bytes."""
+
+    __tablename__ = "order_documents"
+    __table_args__ = (UniqueConstraint("order_id", "filename", name="uq_order_documents_order_filename"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(120))
+    content_type: Mapped[str] = mapped_column(String(64))
+    shipment_id: Mapped[str | None] = mapped_column(String(40))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ApiKey(Base):

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.activity_options import ACTIVITY_TIMEOUT, RETRY
+    from activities.documents import DocumentActivities
     from activities.inventory import InventoryActivities
     from activities.order_status import OrderStatusActivities
     from activities.payments import PaymentActivities
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.stock import BackorderDecisionInput, LinesRequest, ShortLine, StockAllocated, StockDelayed
     from domain.models import (
         CancelRequest,
+        DocumentsRequest,
         FeedbackInput,
         OrderView,
         OrderWorkflowInput,
@@ -59,6 +61,8 @@ with workflow.unsafe.imports_passed_through():
 
 
 BACKORDERS_PATCH = "backorders"
+# Orders booked before documents existed replay without the documents step.
+DOCUMENTS_PATCH = "documents"
 # Orders released before pick lists and packing plans existed replay without those steps.
 WAREHOUSE_PATCH = "warehouse"
 # A planner that fails keeps failing: give up after a few tries, the staff work without it.
@@ -146,6 +150,8 @@ class OrderWorkflow:
         await self._wait_for_human(lambda: self._packed)
         if not await self._book_shipment():
             return
+        if workflow.patched(DOCUMENTS_PATCH):
+            await self._create_documents()
         self._checkpoint()
         await self._set_status(OrderStatus.READY_TO_SHIP, f"booked with {self._shipment.carrier if self._shipment else '?'}")
         await self._wait_for_human(lambda: self._handed_over)
@@ -297,6 +303,12 @@ class OrderWorkflow:
                 start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PLANNING_RETRY)
         except ActivityError as err:
             self._note(TimelineKind.EVENT, f"no {step.replace('-', ' ')}: {_refusal_message(err)}")
+
+    async def _create_documents(self) -> None:
+        """Label, invoice and packing slip, rendered and stored once (CPU work: an activity)."""
+        result = await self._step(DocumentActivities.create_order_documents, DocumentsRequest(
+            order_id=self._order_id, idempotency_key=self._key("documents")))
+        self._note(TimelineKind.EVENT, f"label, packing slip and invoice {result.invoice_number} ready")
 
     async def _ship(self) -> None:
         await self._step(InventoryActivities.ship_reserved_stock,

@@ -121,6 +121,30 @@ async def test_capture(make_harness) -> None:
         await _save(handle, "completed_without_feedback")
 
 
+async def test_capture_documents(make_harness) -> None:
+    """The "documents" patch: label, invoice and packing slip rendered after booking."""
+    async with make_harness(own_server=True) as h:
+        handle = await h.start(external_reference="REPLAY-9")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        view = await wait_for_status(handle, OrderStatus.SHIPPED)
+        await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+            tracking_number=view.shipment.tracking_number, event=TrackingEventKind.DELIVERED))
+        await handle.execute_update(OrderWorkflow.submit_feedback, FeedbackInput(rating=5))
+        await handle.result()
+        await _save(handle, "documents_completed_with_feedback")
+
+        handle = await h.start(external_reference="REPLAY-10")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation())
+        await handle.execute_update(OrderWorkflow.confirm_packed, StepConfirmation())
+        await wait_for_status(handle, OrderStatus.READY_TO_SHIP)
+        await handle.execute_update(OrderWorkflow.cancel_order, CancelRequest(reason="customer asked"))
+        await handle.result()
+        await _save(handle, "documents_cancelled_ready_to_ship")
+
+
 async def test_capture_warehouse(make_harness) -> None:
     # Stops before the pack, so the history holds the pick list and packing plan steps only.
     async with make_harness() as h:

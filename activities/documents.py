@@ -1,0 +1,417 @@
+"""Order documents: the shipping label (PDF 100 × 150 mm and ZPL), the sales invoice and the
+packing slip, rendered once per order right after the shipment is booked and stored in the
+database (``order_documents``), from where the API serves them.
+
+Rendering is CPU work: it runs in a worker thread so the activity worker's event loop (and
+with it payments) keeps going. The invoice takes its gap-free number from the ``invoice``
+series in the same transaction that stores it; the invoice's primary key is the order id, so
+a retried or concurrent second run cannot give an order a second number — it rolls back
+(returning its number to the series) and answers with the first run's documents.
+"""
+
+import asyncio
+import io
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from importlib import resources
+
+from reportlab.graphics.barcode import code128
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities.errors import refusal
+from activities.shipping import order_parcel
+from domain.enums import ErrorType, PaymentStatus
+from domain.invoicing import InvoiceLine, InvoiceTotals, invoice_reference, invoice_totals
+from domain.models import DocumentsRequest, DocumentsResult
+from storage.db import transaction
+from storage.models import Invoice, Order, OrderDocument, OrderLine, Payment, Shipment, utcnow
+from storage.numbering import next_number
+
+INVOICE_SERIES = "invoice"
+FONT = "NotoSans"
+LABEL_SIZE = (100 * mm, 150 * mm)
+A4 = (210 * mm, 297 * mm)
+
+
+class DocumentKind:
+    LABEL = "label"
+    INVOICE = "invoice"
+    PACKING_SLIP = "packing_slip"
+
+
+@dataclass(frozen=True)
+class Seller:
+    name: str
+    address_lines: tuple[str, ...]
+    vat_number: str
+    coc_number: str
+
+
+@dataclass(frozen=True)
+class LabelData:
+    sender: Seller
+    recipient_lines: tuple[str, ...]
+    carrier: str
+    service: str
+    tracking_number: str
+    package_number: int
+    package_count: int
+    weight_grams: int
+    order_id: str
+
+
+@dataclass(frozen=True)
+class InvoiceData:
+    seller: Seller
+    buyer_lines: tuple[str, ...]
+    reference: str
+    issued_at: datetime
+    order_id: str
+    external_reference: str
+    lines: list[InvoiceLine]
+    totals: InvoiceTotals
+    payment: str
+
+
+@lru_cache
+def _register_font() -> str:
+    """Noto Sans (Latin, Greek, Cyrillic, Vietnamese...), shipped in a PyPI wheel, embedded in
+    every PDF as a subset, so names in those scripts print on any printer."""
+    path = resources.files("fontpkg_noto_sans") / "files" / "NotoSans[wdth,wght].ttf"
+    with resources.as_file(path) as font_file:
+        pdfmetrics.registerFont(TTFont(FONT, str(font_file)))
+    return FONT
+
+
+def _euro(amount: Decimal) -> str:
+    return f"EUR {amount:,.2f}"
+
+
+def _weight(grams: int) -> str:
+    return f"{Decimal(grams) / 1000:.2f} kg"
+
+
+# --- rendering (pure: data in, bytes out) -----------------------------------------------
+
+
+def render_label_pdf(data: LabelData) -> bytes:
+    font = _register_font()
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=LABEL_SIZE, pageCompression=1)
+    c.setTitle(f"Label {data.tracking_number}")
+    width, height = LABEL_SIZE
+    x = 5 * mm
+    y = height - 8 * mm
+    c.setFont(font, 7)
+    c.drawString(x, y, "FROM")
+    for line in (data.sender.name, *data.sender.address_lines):
+        y -= 3.2 * mm
+        c.drawString(x, y, line)
+    c.setFont(font, 12)
+    c.drawRightString(width - x, height - 9 * mm, data.carrier.upper())
+    c.setFont(font, 8)
+    c.drawRightString(width - x, height - 13 * mm, data.service)
+    y -= 4 * mm
+    c.line(x, y, width - x, y)
+    y -= 6 * mm
+    c.setFont(font, 8)
+    c.drawString(x, y, "TO")
+    c.setFont(font, 12)
+    for line in data.recipient_lines:
+        y -= 5.5 * mm
+        c.drawString(x, y, line)
+    y -= 5 * mm
+    c.line(x, y, width - x, y)
+    y -= 6 * mm
+    c.setFont(font, 10)
+    c.drawString(x, y, f"Package {data.package_number} of {data.package_count}")
+    c.drawRightString(width - x, y, _weight(data.weight_grams))
+    y -= 5 * mm
+    c.setFont(font, 8)
+    c.drawString(x, y, f"Order {data.order_id}")
+    barcode = code128.Code128(data.tracking_number, barHeight=25 * mm, barWidth=0.38 * mm, quiet=True)
+    bx = max((width - barcode.width) / 2, 2 * mm)
+    barcode.drawOn(c, bx, 18 * mm)
+    c.setFont(font, 11)
+    c.drawCentredString(width / 2, 12 * mm, data.tracking_number)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _zpl_text(value: str) -> str:
+    # ^ and ~ start ZPL commands; everything else is UTF-8 under ^CI28.
+    return value.replace("^", " ").replace("~", " ")
+
+
+def render_label_zpl(data: LabelData) -> bytes:
+    """The same label for thermal printers at 8 dots/mm (203 dpi): 800 × 1200 dots."""
+    out = ["^XA", "^CI28", "^PW800", "^LL1200"]
+
+    def text(x: int, y: int, size: int, value: str) -> None:
+        out.append(f"^FO{x},{y}^A0N,{size},{size}^FD{_zpl_text(value)}^FS")
+
+    y = 30
+    text(40, y, 22, "FROM")
+    for line in (data.sender.name, *data.sender.address_lines):
+        y += 26
+        text(40, y, 22, line)
+    text(520, 30, 40, data.carrier.upper())
+    text(520, 75, 24, data.service)
+    y += 40
+    out.append(f"^FO40,{y}^GB720,3,3^FS")
+    y += 20
+    text(40, y, 24, "TO")
+    for line in data.recipient_lines:
+        y += 44
+        text(40, y, 40, line)
+    y += 60
+    out.append(f"^FO40,{y}^GB720,3,3^FS")
+    y += 20
+    text(40, y, 32, f"Package {data.package_number} of {data.package_count}")
+    text(560, y, 32, _weight(data.weight_grams))
+    y += 44
+    text(40, y, 24, f"Order {data.order_id}")
+    out.append(f"^FO60,860^BY3^BCN,200,Y,N,N^FD{_zpl_text(data.tracking_number)}^FS")
+    out.append("^XZ")
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def _table_row(c: canvas.Canvas, y: float, cells: list[tuple[float, str, str]]) -> None:
+    for x, value, align in cells:
+        if align == "r":
+            c.drawRightString(x, y, value)
+        else:
+            c.drawString(x, y, value)
+
+
+def render_invoice_pdf(data: InvoiceData) -> bytes:
+    font = _register_font()
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    c.setTitle(f"Invoice {data.reference}")
+    width, height = A4
+    left, right = 20 * mm, width - 20 * mm
+    y = height - 25 * mm
+    c.setFont(font, 18)
+    c.drawString(left, y, "Invoice")
+    c.setFont(font, 9)
+    seller = [data.seller.name, *data.seller.address_lines, f"VAT {data.seller.vat_number}",
+              f"CoC {data.seller.coc_number}"]
+    sy = height - 20 * mm
+    for line in seller:
+        c.drawRightString(right, sy, line)
+        sy -= 4.2 * mm
+    y -= 14 * mm
+    c.setFont(font, 10)
+    for line in data.buyer_lines:
+        c.drawString(left, y, line)
+        y -= 5 * mm
+    y -= 6 * mm
+    c.setFont(font, 9)
+    for label, value in (("Invoice number", data.reference),
+                         ("Invoice date", data.issued_at.date().isoformat()),
+                         ("Order", f"{data.order_id} ({data.external_reference})"),
+                         ("Payment", data.payment)):
+        c.drawString(left, y, label)
+        c.drawString(left + 35 * mm, y, value)
+        y -= 4.8 * mm
+    y -= 6 * mm
+    cols = [(left, "l"), (left + 28 * mm, "l"), (left + 108 * mm, "r"), (left + 132 * mm, "r"),
+            (left + 146 * mm, "r"), (right, "r")]
+    c.setFont(font, 8.5)
+    _table_row(c, y, [(x, h, a) for (x, a), h in zip(cols, ["SKU", "Description", "Qty", "Unit price",
+                                                             "VAT", "Amount"], strict=True)])
+    y -= 2 * mm
+    c.line(left, y, right, y)
+    y -= 4.5 * mm
+    for line in data.lines:
+        if y < 60 * mm:
+            c.showPage()
+            c.setFont(font, 8.5)
+            y = height - 25 * mm
+        _table_row(c, y, [(x, v, a) for (x, a), v in zip(cols, [
+            line.sku, line.name[:48], str(line.quantity), _euro(line.unit_price), f"{line.vat_rate.normalize()}%",
+            _euro(line.line_total)], strict=True)])
+        y -= 4.8 * mm
+    c.line(left, y + 2 * mm, right, y + 2 * mm)
+    y -= 4 * mm
+    c.drawString(left + 70 * mm, y, "VAT rate")
+    for x, head in ((left + 110 * mm, "Net"), (left + 135 * mm, "VAT"), (right, "Incl. VAT")):
+        c.drawRightString(x, y, head)
+    y -= 4.8 * mm
+    for b in data.totals.per_rate:
+        c.drawString(left + 70 * mm, y, f"{b.rate.normalize()}%")
+        for x, value in ((left + 110 * mm, b.net), (left + 135 * mm, b.vat), (right, b.gross)):
+            c.drawRightString(x, y, _euro(value))
+        y -= 4.8 * mm
+    y -= 2 * mm
+    c.setFont(font, 10)
+    for label, value in (("Total excl. VAT", data.totals.net), ("VAT", data.totals.vat),
+                         ("Total incl. VAT", data.totals.gross)):
+        c.drawString(left + 90 * mm, y, label)
+        c.drawRightString(right, y, _euro(value))
+        y -= 5.5 * mm
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def render_packing_slip_pdf(order_id: str, external_reference: str, recipient_lines: tuple[str, ...],
+                            lines: list[InvoiceLine], tracking_number: str) -> bytes:
+    font = _register_font()
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    c.setTitle(f"Packing slip {order_id}")
+    width, height = A4
+    left, right = 20 * mm, width - 20 * mm
+    y = height - 25 * mm
+    c.setFont(font, 18)
+    c.drawString(left, y, "Packing slip")
+    c.setFont(font, 9)
+    c.drawRightString(right, y, f"Order {order_id} ({external_reference})")
+    c.drawRightString(right, y - 5 * mm, f"Tracking {tracking_number}")
+    y -= 14 * mm
+    c.setFont(font, 10)
+    for line in recipient_lines:
+        c.drawString(left, y, line)
+        y -= 5 * mm
+    y -= 8 * mm
+    c.setFont(font, 9)
+    c.drawString(left, y, "Packed")
+    c.drawString(left + 15 * mm, y, "Qty")
+    c.drawString(left + 30 * mm, y, "SKU")
+    c.drawString(left + 60 * mm, y, "Description")
+    y -= 2 * mm
+    c.line(left, y, right, y)
+    y -= 5 * mm
+    for line in lines:
+        if y < 25 * mm:
+            c.showPage()
+            c.setFont(font, 9)
+            y = height - 25 * mm
+        c.rect(left, y - 0.8 * mm, 3.5 * mm, 3.5 * mm)
+        c.drawString(left + 15 * mm, y, str(line.quantity))
+        c.drawString(left + 30 * mm, y, line.sku)
+        c.drawString(left + 60 * mm, y, line.name[:70])
+        y -= 6 * mm
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+# --- the activity -----------------------------------------------------------------------
+
+
+def _address_lines(order: Order) -> tuple[str, ...]:
+    number = " ".join(p for p in (order.ship_house_number, order.ship_house_number_addition) if p)
+    return tuple(line for line in (
+        order.customer.name or "",
+        " ".join(p for p in (order.ship_street, number) if p),
+        " ".join(p for p in (order.ship_postcode, order.ship_city) if p),
+        order.ship_country or "",
+    ) if line)
+
+
+def _payment_text(payment: Payment | None) -> str:
+    if payment is None:
+        return "not paid"
+    match PaymentStatus(payment.status):
+        case PaymentStatus.CAPTURED:
+            return f"paid by {payment.method} ({_euro(payment.captured)})"
+        case PaymentStatus.AUTHORIZED:
+            return f"{payment.method}, {_euro(payment.amount)} authorized; charged when the parcel ships"
+        case status:
+            return f"{payment.method}: {status.value}"
+
+
+class DocumentActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], seller: Seller) -> None:
+        self._sessions = sessions
+        self._seller = seller
+
+    @activity.defn
+    async def create_order_documents(self, req: DocumentsRequest) -> DocumentsResult:
+        """Label(s), invoice and packing slip of an order, once: a repeat answers with the first."""
+        if (done := await self._existing(req.order_id)) is not None:
+            return done
+        async with self._sessions() as session:
+            order = await session.get(Order, req.order_id)
+            if order is None:
+                raise refusal(ErrorType.ORDER_NOT_FOUND, f"order {req.order_id} does not exist")
+            lines = (await session.execute(
+                select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.dropped.is_(False))
+                .order_by(OrderLine.line_no))).scalars().all()
+            shipments = (await session.execute(
+                select(Shipment).where(Shipment.order_id == order.id, Shipment.status != "cancelled")
+                .order_by(Shipment.created_at))).scalars().all()
+            payment = (await session.execute(select(Payment).where(Payment.order_id == order.id))).scalar_one_or_none()
+            parcel = await order_parcel(session, order)
+        if not shipments:
+            raise refusal(ErrorType.INVALID_REQUEST, f"order {order.id} has no booked shipment to label")
+        recipient = _address_lines(order)
+        invoice_lines = [InvoiceLine(sku=l.sku, name=l.name, quantity=l.quantity, unit_price=l.unit_price,
+                                     vat_rate=l.vat_rate, line_total=l.line_total, vat_amount=l.vat_amount)
+                         for l in lines]
+        totals = invoice_totals(invoice_lines)
+        # Labels and the packing slip need no number: render them before taking the lock.
+        documents: list[tuple[str, str, str, str | None, bytes]] = []
+        for n, shipment in enumerate(shipments, start=1):
+            label = LabelData(sender=self._seller, recipient_lines=recipient, carrier=shipment.carrier,
+                              service=shipment.service, tracking_number=shipment.tracking_number,
+                              package_number=n, package_count=len(shipments),
+                              weight_grams=parcel.weight_grams // len(shipments), order_id=order.id)
+            pdf, zpl = await asyncio.gather(asyncio.to_thread(render_label_pdf, label),
+                                            asyncio.to_thread(render_label_zpl, label))
+            documents.append((DocumentKind.LABEL, f"label-{shipment.tracking_number}.pdf", "application/pdf",
+                              shipment.id, pdf))
+            documents.append((DocumentKind.LABEL, f"label-{shipment.tracking_number}.zpl",
+                              "application/zpl; charset=utf-8", shipment.id, zpl))
+        slip = await asyncio.to_thread(render_packing_slip_pdf, order.id, order.external_reference, recipient,
+                                       invoice_lines, ", ".join(s.tracking_number for s in shipments))
+        documents.append((DocumentKind.PACKING_SLIP, f"packing-slip-{order.id}.pdf", "application/pdf", None, slip))
+        try:
+            async with transaction(self._sessions) as session:
+                number = await next_number(session, INVOICE_SERIES)
+                issued_at = utcnow()
+                reference = invoice_reference(number, issued_at.year)
+                pdf = await asyncio.to_thread(render_invoice_pdf, InvoiceData(
+                    seller=self._seller, buyer_lines=recipient, reference=reference, issued_at=issued_at,
+                    order_id=order.id, external_reference=order.external_reference, lines=invoice_lines,
+                    totals=totals, payment=_payment_text(payment)))
+                session.add(Invoice(order_id=order.id, number=number, reference=reference,
+                                    total_amount=totals.gross, vat_amount=totals.vat, issued_at=issued_at))
+                await session.flush()  # the unique order id: a second invoice fails here, number unused
+                rows = [OrderDocument(id=f"doc_{uuid.uuid4().hex[:20]}", order_id=order.id, kind=kind,
+                                      filename=name, content_type=ctype, shipment_id=shipment_id, content=content)
+                        for kind, name, ctype, shipment_id, content in documents]
+                rows.append(OrderDocument(id=f"doc_{uuid.uuid4().hex[:20]}", order_id=order.id,
+                                          kind=DocumentKind.INVOICE, filename=f"invoice-{reference}.pdf",
+                                          content_type="application/pdf", shipment_id=None, content=pdf))
+                session.add_all(rows)
+        except IntegrityError:
+            # Another run of this activity stored the order's documents first.
+            if (done := await self._existing(req.order_id)) is not None:
+                return done
+            raise
+        activity.logger.info("documents stored", extra={"invoice": reference, "documents": len(rows)})
+        return DocumentsResult(invoice_number=reference, document_ids=[r.id for r in rows])
+
+    async def _existing(self, order_id: str) -> DocumentsResult | None:
+        async with self._sessions() as session:
+            invoice = await session.get(Invoice, order_id)
+            if invoice is None:
+                return None
+            ids = (await session.execute(select(OrderDocument.id).where(OrderDocument.order_id == order_id)
+                                         .order_by(OrderDocument.created_at, OrderDocument.id))).scalars().all()
+        return DocumentsResult(invoice_number=invoice.reference, document_ids=list(ids))
