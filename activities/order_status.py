@@ -19,6 +19,7 @@ from domain.messages import render_status_message
 from domain.models import StatusChange, StatusPublished
 from storage.models import Customer, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
 from storage.cases import open_case
+from storage.discounts import give_back
 from storage.db import transaction
 
 SHIPMENT_STATUS_FOR = {
@@ -85,6 +86,9 @@ class OrderStatusActivities:
                                        reason=change.reason, occurred_at=change.occurred_at))
         except IntegrityError:
             pass  # recorded by an earlier attempt
+        if change.status in (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED):
+            # Cancelled before shipping (or never paid): the discount code may be used again.
+            await give_back(session, change.order_id)
         shipment_status = SHIPMENT_STATUS_FOR.get(change.status)
         if applied and shipment_status and change.tracking_number:
             await session.execute(update(Shipment).where(Shipment.tracking_number == change.tracking_number)

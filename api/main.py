@@ -20,6 +20,7 @@ from api.middleware import RequestContextMiddleware
 from api.routers import warehouse as warehouse_router
 from api.routers import carrier, documents, health, orders, products, purchase_orders, stock
 from api.routers import cases as cases_router
+from api.routers import discount_codes as discount_codes_router
 from api.routers import returns as returns_router
 from api.temporal import sweep_until_done
 from logs import configure_logging, get_logger
@@ -117,6 +118,7 @@ def create_app(
             {"name": "health", "description": "Database and Temporal reachability"},
             {"name": "returns", "description": "Returns, their inspection, refunds and credit notes"},
             {"name": "cases", "description": "Customer-service cases"},
+            {"name": "discount codes", "description": "Loyalty discount codes"},
             {"name": "warehouse", "description": "Pick lists, scanned picks and packing plans"},
         ],
     )
@@ -126,5 +128,6 @@ def create_app(
         app.include_router(module.router)
     app.include_router(returns_router.router)
     app.include_router(cases_router.router)
+    app.include_router(discount_codes_router.router)
     app.include_router(warehouse_router.router)
     return app

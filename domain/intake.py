@@ -122,6 +122,8 @@ class NewOrder(BaseModel):
     payment: PaymentIn
     shipping: Shipping = Field(default_factory=Shipping)
     backorder_policy: BackorderPolicy = BackorderPolicy.ASK
+    discount_code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=64)] | None = Field(
+        default=None, description="A loyalty discount code, redeemed with the order")
 
     @field_validator("lines")
     @classmethod

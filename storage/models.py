@@ -603,3 +603,41 @@ class CaseNote(Base):
     author: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- loyalty discount codes --------------------------------------------------------------
+
+
+class DiscountCode(Base):
+    """A discount code. ``uses`` only changes by a conditional update (``uses < max_uses``), so
+    a single-use code is redeemed exactly once however many orders race for it."""
+
+    __tablename__ = "discount_codes"
+    __table_args__ = (
+        CheckConstraint("uses >= 0", name="ck_discount_codes_uses_non_negative"),
+        CheckConstraint("uses <= max_uses", name="ck_discount_codes_uses_within_max"),
+    )
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[Decimal]
+    min_order_value: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    expires_at: Mapped[datetime | None]
+    max_uses: Mapped[int] = mapped_column(Integer, default=1)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    # Tied to one customer: Orderflow's opaque customer id (cus_...).
+    customer_id: Mapped[str | None] = mapped_column(String(40))
+    issued_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DiscountRedemption(Base):
+    """A code used by an order, with the discount it gave; ``released_at`` once given back."""
+
+    __tablename__ = "discount_redemptions"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(ForeignKey("discount_codes.code"), index=True)
+    amount: Mapped[Decimal]
+    redeemed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]

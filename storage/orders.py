@@ -8,7 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.intake import NewOrder
+from domain.discounts import vat_after_discount
 from domain.pricing import line_total, vat_included
+from storage.discounts import redeem
 from storage.models import Customer, Order, OrderLine, Product
 
 
@@ -81,4 +83,11 @@ async def add_order(
     )
     session.add(row)
     await session.flush()
+    if order.discount_code is not None:
+        # Redeemed in the order's own transaction: a refused code (DiscountRefused) stores nothing.
+        discount = await redeem(session, code=order.discount_code, order_id=row.id, customer_id=customer.id,
+                                subtotal=row.total_amount)
+        row.vat_amount = vat_after_discount(row.vat_amount, row.total_amount, discount)
+        row.total_amount -= discount
+        await session.flush()
     return row

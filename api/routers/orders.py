@@ -47,6 +47,7 @@ from domain.stock import BackorderDecisionInput
 from logs import get_logger
 from storage.db import transaction
 from storage.models import Order
+from domain.discounts import DiscountRefused
 from storage.orders import UnknownSkus, add_order
 from storage.queries import (
     OrderFilters,
@@ -86,7 +87,9 @@ def invalid(loc: tuple[str | int, ...], message: str, kind: str = "value_error")
 
 def fingerprint(order: NewOrder) -> str:
     """The canonical body: the validated order, normalised, keys sorted."""
-    canonical = json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    # Without a discount code the body's fingerprint stays what it was before codes existed.
+    dumped = order.model_dump(mode="json", exclude={"discount_code"} if order.discount_code is None else None)
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -247,6 +250,8 @@ async def place_order(
                 {"loc": ("body", "lines", i, "sku"), "type": "unknown_sku",
                  "msg": f"unknown sku {line.sku!r}: the catalogue does not sell it (see GET /products)"}
                 for i, line in enumerate(new_order.lines) if line.sku in unknown]) from exc
+        except DiscountRefused as exc:
+            raise invalid(("body", "discount_code"), str(exc), "discount_refused") from exc
         except IntegrityError:
             # A twin request committed first (or created the same new customer): read again.
             if attempt == 3:

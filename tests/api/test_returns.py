@@ -3,16 +3,33 @@ both ways through the stock ledger, partial and full refunds with credit notes, 
 never-more-than-captured rule."""
 
 import asyncio
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from temporalio.service import RPCError
 
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
 from storage.db import transaction
 from storage.models import CustomerMessage, Payment, Return, SandboxPaymentIntent, StockMovement
 from tests.api.conftest import CHANNEL, OPS, WAREHOUSE, Api
 from tests.returns_helpers import delivered_order, on_hand
+
+
+@pytest.fixture(autouse=True)
+async def _terminate_returns(api: Api) -> AsyncIterator[None]:
+    """A return left waiting for its parcel holds a timer on the shared time-skipping server,
+    which stops its clock for later tests: end them all."""
+    yield
+    async with api.sessions() as session:
+        ids = (await session.execute(select(Return.id))).scalars().all()
+    for return_id in ids:
+        try:
+            await api.temporal.get_workflow_handle(f"return-{return_id}").terminate("test finished")
+        except RPCError:
+            pass  # closed already
 
 
 async def wait_for_return(api: Api, return_id: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
