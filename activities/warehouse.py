@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -21,7 +21,17 @@ from activities.planning.routing import plan_route, s_shape
 from domain.enums import ErrorType
 from domain.warehouse import PackingSummary, PickListSummary, WarehouseRequest
 from storage.db import transaction
-from storage.models import BinStock, Order, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation
+from storage.models import (
+    BinStock,
+    Order,
+    PackingPlanRecord,
+    PickList,
+    PickListLine,
+    Product,
+    Reservation,
+    StockLevel,
+    WarehouseLocation,
+)
 
 HEAVY_UPRIGHT_G = 20_000  # heavy goods travel the way they stand
 
@@ -58,6 +68,48 @@ def pick_point(layout: Layout, location: WarehouseLocation) -> Point:
     return Point(location.x_mm / 1000, location.y_mm / 1000)
 
 
+def _from_depot(location: WarehouseLocation) -> float:
+    return (abs(location.x_mm) + location.y_mm) / 1000
+
+
+async def _bins(session: AsyncSession, sku: str) -> list[BinStock]:
+    rows = await session.execute(select(BinStock).where(BinStock.sku == sku).order_by(BinStock.id).with_for_update())
+    return list(rows.scalars())
+
+
+async def _put_away_untracked(session: AsyncSession, sku: str, bins: list[BinStock],
+                              locations: dict[str, WarehouseLocation]) -> None:
+    """Stock on hand that no bin holds (booked by a goods receipt or an adjustment, or goods
+    of a cancelled order back from the pack station) is put away before it is allocated: into
+    the SKU's fullest bin, or, for a SKU without one, the empty location nearest the depot in
+    zone B for bulky goods, zone A for the rest. On hand = the bins + what picked orders hold
+    at the pack station (picked lines of orders whose reservation is still held)."""
+    level = await session.get(StockLevel, sku)
+    in_bins = sum(b.quantity for b in bins)
+    at_pack_station = await session.scalar(
+        select(func.coalesce(func.sum(PickListLine.picked), 0))
+        .join(PickList, PickList.id == PickListLine.pick_list_id)
+        .join(Reservation, (Reservation.order_id == PickList.order_id) & (Reservation.sku == PickListLine.sku))
+        .where(PickListLine.sku == sku, Reservation.status == "held")) or 0
+    untracked = (level.on_hand if level else 0) - in_bins - at_pack_station
+    if untracked <= 0:
+        return
+    home = max((b for b in bins if not b.lot), key=lambda b: b.quantity, default=None)
+    if home is None:
+        product = await session.get(Product, sku)
+        bulky = product.weight_grams >= HEAVY_UPRIGHT_G or max(product.length_mm, product.width_mm, product.height_mm) > 600
+        used = set((await session.execute(select(BinStock.location_code))).scalars())
+        free = sorted((loc for loc in locations.values() if loc.code not in used and (loc.zone == "B") == bulky),
+                      key=lambda loc: (_from_depot(loc), loc.shelf, loc.code))
+        if not free:
+            return
+        home = BinStock(location_code=free[0].code, sku=sku, lot="", quantity=0, allocated=0)
+        session.add(home)
+    home.quantity += untracked
+    await session.flush()
+    activity.logger.info("put away %s x %s into %s", untracked, sku, home.location_code)
+
+
 def _metres(value: float) -> Decimal:
     return Decimal(str(round(value, 2))).quantize(Decimal("0.01"))
 
@@ -83,6 +135,15 @@ class WarehouseActivities:
     @activity.defn
     async def create_pick_list(self, request: WarehouseRequest) -> PickListSummary:
         """The order's pick list: each line allocated to bins, the stops in walking order."""
+        try:
+            return await self._create_pick_list(request)
+        except IntegrityError:
+            # Made at the same time by a repeat of this activity (on PostgreSQL): that one stands.
+            async with self._sessions() as session:
+                existing = (await session.execute(select(PickList).where(PickList.order_id == request.order_id))).scalar_one()
+                return _summary(existing, [])
+
+    async def _create_pick_list(self, request: WarehouseRequest) -> PickListSummary:
         async with transaction(self._sessions) as session:
             existing = (await session.execute(select(PickList).where(PickList.order_id == request.order_id))).scalar_one_or_none()
             if existing is not None:
@@ -96,10 +157,12 @@ class WarehouseActivities:
             picks: list[tuple[BinStock, int]] = []
             unallocated: list[str] = []
             for sku, quantity in sorted(wanted.items()):
-                bins = list((await session.execute(select(BinStock).where(BinStock.sku == sku))).scalars())
+                bins = await _bins(session, sku)
+                if sum(b.quantity - b.allocated for b in bins) < quantity:
+                    await _put_away_untracked(session, sku, bins, locations)
+                    bins = await _bins(session, sku)
                 by_id = {b.id: b for b in bins}
-                offers = [BinOffer(b.id, b.quantity - b.allocated, b.expiry_date,
-                                   abs(locations[b.location_code].x_mm) / 1000 + locations[b.location_code].y_mm / 1000)
+                offers = [BinOffer(b.id, b.quantity - b.allocated, b.expiry_date, _from_depot(locations[b.location_code]))
                           for b in bins]
                 taken = allocate(quantity, offers)
                 if sum(n for _, n in taken) < quantity:

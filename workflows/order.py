@@ -297,10 +297,19 @@ class OrderWorkflow:
     async def _plan_warehouse_step(self, activity: Callable[..., Awaitable[Any]], step: str) -> None:
         """The pick list or packing plan (CPU work: an activity). Staff can work without one,
         so a planner that fails is noted on the timeline and the order goes on."""
+        handle = workflow.start_activity_method(
+            activity, WarehouseRequest(order_id=self._order_id, idempotency_key=self._key(step)),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PLANNING_RETRY)
         try:
-            await workflow.execute_activity_method(
-                activity, WarehouseRequest(order_id=self._order_id, idempotency_key=self._key(step)),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PLANNING_RETRY)
+            # Shielded like every step: a Temporal cancel must reach the compensation, not be
+            # taken for a failed plan (an unshielded activity fails with the cancel inside).
+            await asyncio.shield(handle)
+        except asyncio.CancelledError:
+            try:
+                await handle
+            except ActivityError:
+                pass
+            raise
         except ActivityError as err:
             self._note(TimelineKind.EVENT, f"no {step.replace('-', ' ')}: {_refusal_message(err)}")
 
