@@ -14,10 +14,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+async def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """One stack per test module; a module's ``STACK_SETTINGS`` adds settings (failure rates)."""
     async with running_stack(tmp_path_factory.mktemp("resilience"), {
         "ORDERFLOW_FEEDBACK_REQUEST_DELAY_SECONDS": "1",
         "ORDERFLOW_FEEDBACK_WAIT_SECONDS": "1",
         "ORDERFLOW_LOG_LEVEL": "WARNING",
+        **getattr(request.module, "STACK_SETTINGS", {}),
     }) as running:
         yield running
