@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 
 from domain.enums import BackorderDecision
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +25,10 @@ DEV_API_KEYS = {
     "carrier-dev-key": ("carrier", "carrier dev key", None),
     "ops-dev-key": ("ops", "ops dev key", None),
 }
+
+
+# The dev profile's documented carrier secret; production refuses to start with it.
+DEV_CARRIER_SIGNING_SECRET = "carrier-dev-secret"
 
 
 class Settings(BaseSettings):
@@ -78,6 +82,10 @@ class Settings(BaseSettings):
     sandbox_carrier_fail_rate: float = 0.0
     sandbox_payment_fail_rate: float = 0.0
 
+    # Carriers sign each tracking event (POST /carrier/events) with this shared secret:
+    # HMAC-SHA256 of the raw body.
+    carrier_signing_secret: str = DEV_CARRIER_SIGNING_SECRET
+
     # The seller printed on invoices and as the sender on shipping labels.
     seller_name: str = "Orderflow Demo B.V."
     seller_address: str = "Keizersgracht 100, 1015 AA Amsterdam, NL"
@@ -86,6 +94,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON when stdout is not a terminal
+
+    @model_validator(mode="after")
+    def _production_needs_its_own_carrier_secret(self) -> "Settings":
+        if self.profile == Profile.PRODUCTION and self.carrier_signing_secret == DEV_CARRIER_SIGNING_SECRET:
+            raise ValueError("the production profile needs its own ORDERFLOW_CARRIER_SIGNING_SECRET, "
+                             "not the documented dev secret")
+        return self
 
     @property
     def feedback_request_delay(self) -> timedelta:

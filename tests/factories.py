@@ -29,3 +29,17 @@ async def place_order(sessions: async_sessionmaker[AsyncSession], channel: str =
     async with transaction(sessions) as session:
         order = await add_order(session, channel, NewOrder.model_validate(order_payload(**overrides)))
         return order.id
+
+
+def signed_carrier_event(body: dict[str, Any], headers: dict[str, str],
+                         secret: str | None = None) -> dict[str, Any]:
+    """httpx keyword arguments for POST /carrier/events: the body as the exact bytes that were
+    signed, with the X-Signature a carrier sends (the dev profile's secret unless given)."""
+    import json
+
+    from domain.signing import SIGNATURE_HEADER, sign
+    from settings import DEV_CARRIER_SIGNING_SECRET
+
+    content = json.dumps(body).encode("utf-8")
+    return {"content": content, "headers": {**headers, "Content-Type": "application/json",
+                                            SIGNATURE_HEADER: sign(secret or DEV_CARRIER_SIGNING_SECRET, content)}}

@@ -5,7 +5,7 @@ from sqlalchemy import update
 
 from storage.models import Order, StockLevel
 from tests.api.conftest import CARRIER, CHANNEL, OPS, WAREHOUSE, Api
-from tests.factories import place_order
+from tests.factories import place_order, signed_carrier_event
 
 
 async def test_an_order_goes_from_placement_to_completed_over_http(api: Api) -> None:
@@ -33,8 +33,8 @@ async def test_an_order_goes_from_placement_to_completed_over_http(api: Api) -> 
     tracking_number = shipped["shipments"][0]["tracking_number"]
 
     for event in ("IN_TRANSIT", "DELIVERED"):
-        response = await api.http.post("/carrier/events", headers=CARRIER, json={
-            "tracking_number": tracking_number, "event": event, "occurred_at": "2026-05-01T14:03:00+02:00"})
+        response = await api.http.post("/carrier/events", **signed_carrier_event({
+            "tracking_number": tracking_number, "event": event, "occurred_at": "2026-05-01T14:03:00+02:00"}, CARRIER))
         assert response.status_code == 200, response.text
         assert response.json()["order_id"] == order_id
     await api.wait_for_status(order_id, "DELIVERED")
@@ -61,8 +61,8 @@ async def test_an_order_goes_from_placement_to_completed_over_http(api: Api) -> 
     late = await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)
     assert late.status_code == 409
     assert late.json()["status"] == "COMPLETED" and "COMPLETED" in late.json()["detail"]
-    late_event = await api.http.post("/carrier/events", headers=CARRIER, json={
-        "tracking_number": tracking_number, "event": "DELIVERED"})
+    late_event = await api.http.post("/carrier/events", **signed_carrier_event({
+        "tracking_number": tracking_number, "event": "DELIVERED"}, CARRIER))
     assert late_event.status_code == 409 and late_event.json()["status"] == "COMPLETED"
 
 
@@ -160,11 +160,11 @@ async def test_unknown_orders_and_tracking_numbers_are_404(api: Api) -> None:
         assert response.status_code == 404, path
     pick = await api.http.post("/orders/ord_doesnotexist/pick", headers=WAREHOUSE)
     assert pick.status_code == 404
-    event = await api.http.post("/carrier/events", headers=CARRIER,
-                                json={"tracking_number": "3S0000000000000", "event": "IN_TRANSIT"})
+    event = await api.http.post("/carrier/events", **signed_carrier_event(
+        {"tracking_number": "3S0000000000000", "event": "IN_TRANSIT"}, CARRIER))
     assert event.status_code == 404 and "3S0000000000000" in event.json()["detail"]
-    naive = await api.http.post("/carrier/events", headers=CARRIER, json={
-        "tracking_number": "3S0000000000000", "event": "IN_TRANSIT", "occurred_at": "2026-05-01T14:03:00"})
+    naive = await api.http.post("/carrier/events", **signed_carrier_event({
+        "tracking_number": "3S0000000000000", "event": "IN_TRANSIT", "occurred_at": "2026-05-01T14:03:00"}, CARRIER))
     assert naive.status_code == 422 and "body.occurred_at" in naive.json()["message"]
 
 

@@ -11,7 +11,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from domain.enums import OrderStatus
-from tests.factories import order_payload
+from tests.factories import order_payload, signed_carrier_event
 from tests.integration.conftest import CARRIER_KEY, CHANNEL_KEY, OPS_KEY, WAREHOUSE_KEY, Stack
 from workflows.order import OrderWorkflow
 
@@ -52,8 +52,8 @@ async def confirm(api: httpx.AsyncClient, order_id: str, step: str) -> None:
 
 
 async def carrier_event(api: httpx.AsyncClient, tracking_number: str, event: str) -> None:
-    response = await api.post("/carrier/events", headers=CARRIER_KEY,
-                              json={"tracking_number": tracking_number, "event": event})
+    response = await api.post("/carrier/events", **signed_carrier_event(
+        {"tracking_number": tracking_number, "event": event}, CARRIER_KEY))
     assert response.status_code in (200, 202), f"{event}: {response.status_code} {response.text}"
 
 
