@@ -30,7 +30,13 @@ from domain.return_messages import render_return_message
 from storage.db import transaction
 from storage.models import Customer, Order, Payment, Refund, Return, ReturnLine, StockLevel, StockMovement
 from storage.numbering import next_number
-from storage.returns import CREDIT_NOTE_SERIES, delivered_quantities, goods_total, returned_quantities
+from storage.returns import (
+    CREDIT_NOTE_SERIES,
+    active_discount,
+    delivered_quantities,
+    goods_total,
+    returned_quantities,
+)
 
 
 class ReturnActivities:
@@ -124,7 +130,8 @@ class ReturnActivities:
                 # A full return: the shipping costs the customer paid (what the order's total
                 # holds above its lines) come back too.
                 lines_total = sum((ln.line_total for ln in order.lines if not ln.dropped), start=Decimal("0.00"))
-                shipping = max(Decimal("0.00"), order.total_amount - lines_total)
+                paid_for_goods = lines_total - active_discount(order)
+                shipping = max(Decimal("0.00"), order.total_amount - paid_for_goods)
         if payment is None:
             return RefundResult(amount=Decimal("0.00"), note="the order has no payment to refund")
         amount = refund_amount(goods, shipping, payment.captured, payment.refunded)

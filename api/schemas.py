@@ -146,6 +146,12 @@ class FeedbackOut(BaseModel):
     comment: str | None = None
 
 
+class DiscountOut(BaseModel):
+    code: str
+    amount: Decimal = Field(description="Taken off the order's total (included in total_amount)")
+    given_back: bool = Field(description="True once the order was cancelled and the code can be used again")
+
+
 class OrderOut(BaseModel):
     order_id: str
     channel: str
@@ -171,6 +177,7 @@ class OrderOut(BaseModel):
     timeline: list[TimelineOut] = Field(default_factory=list)
     cancellation_reason: str | None = None
     feedback: FeedbackOut | None = None
+    discount: DiscountOut | None = None
     created_at: datetime
     updated_at: datetime
 

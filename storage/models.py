@@ -641,3 +641,8 @@ class DiscountRedemption(Base):
     amount: Mapped[Decimal]
     redeemed_at: Mapped[datetime] = mapped_column(default=utcnow)
     released_at: Mapped[datetime | None]
+
+
+# The order's discount, loaded with the order (its totals show it); declared here so the
+# Order class above stays as it is.
+Order.discount = relationship(DiscountRedemption, lazy="selectin", uselist=False, viewonly=True)  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +48,19 @@ async def returned_quantities(session: AsyncSession, order_id: str) -> dict[int,
     return {line_no: int(qty) for line_no, qty in rows.all()}
 
 
+def active_discount(order: Order) -> Decimal:
+    """The discount code's amount the customer did not pay (0 without one, or once given back)."""
+    d = order.discount
+    return d.amount if d is not None and d.released_at is None else Decimal("0.00")
+
+
+def after_discount(amount: Decimal, discount: Decimal, lines_total: Decimal) -> Decimal:
+    """A returned line refunds what was paid for it: the order's discount in proportion."""
+    if discount <= 0 or lines_total <= 0:
+        return amount
+    return (amount * (lines_total - discount) / lines_total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 def delivered_quantities(order: Order) -> dict[int, int]:
     return {ln.line_no: ln.quantity for ln in order.lines if not ln.dropped}
 
@@ -63,6 +76,8 @@ async def register_return(
     check_return_window(await delivered_at(session, order_id), now, window_days)
     check_return_quantities(lines, delivered_quantities(order), await returned_quantities(session, order_id))
     by_no = {ln.line_no: ln for ln in order.lines}
+    discount = active_discount(order)
+    lines_total = sum((ln.line_total for ln in order.lines if not ln.dropped), start=Decimal("0.00"))
     row = Return(id=new_return_id(), number=await next_number(session, RETURN_SERIES), order_id=order_id,
                  status=ReturnStatus.AWAITING_PARCEL.value, reason=reason, requested_by=requested_by)
     session.add(row)
@@ -70,7 +85,8 @@ async def register_return(
     for req in sorted(lines, key=lambda ln: ln.line_no):
         ol = by_no[req.line_no]
         session.add(ReturnLine(return_id=row.id, line_no=ol.line_no, sku=ol.sku, quantity=req.quantity,
-                               amount=line_refund(ol.unit_price, req.quantity, ol.quantity, ol.line_total)))
+                               amount=after_discount(line_refund(ol.unit_price, req.quantity, ol.quantity,
+                                                                 ol.line_total), discount, lines_total)))
     await session.flush()
     await session.refresh(row, ["lines"])
     return row

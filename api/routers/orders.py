@@ -22,6 +22,7 @@ from api.schemas import (
     AddressOut,
     CancelBody,
     CustomerOut,
+    DiscountOut,
     ErrorOut,
     FeedbackBody,
     FeedbackOut,
@@ -114,6 +115,8 @@ def _base(order: Order) -> dict[str, Any]:
         shipping=ShippingOut(preference=order.shipping_preference, carrier=order.preferred_carrier,
                              service=order.preferred_service),
         backorder_policy=order.backorder_policy, total_amount=order.total_amount, vat_amount=order.vat_amount,
+        discount=DiscountOut(code=order.discount.code, amount=order.discount.amount,
+                             given_back=order.discount.released_at is not None) if order.discount else None,
         currency=order.currency, created_at=order.created_at, updated_at=order.updated_at,
     )
 

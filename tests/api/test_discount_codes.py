@@ -123,3 +123,26 @@ async def test_a_cancelled_order_gives_its_code_back(api: Api) -> None:
     # The code works again.
     assert (await api.place(external_reference="WEB-AGAIN", discount_code="COMEBACK")).status_code == 201
     assert await uses(api, "COMEBACK") == 1
+
+
+async def test_the_order_shows_its_discount_and_a_return_refunds_what_was_paid(api: Api) -> None:
+    from storage.returns import register_return
+    from domain.returns import ReturnLineRequest
+    from tests.returns_helpers import delivered_order
+
+    await issue(api, code="FIVE", kind="fixed", value="5.00")
+    order_id = await api.placed(discount_code="FIVE")
+    shown = (await api.http.get(f"/orders/{order_id}", headers=CHANNEL)).json()
+    assert shown["discount"] == {"code": "FIVE", "amount": "5.00", "given_back": False}
+    assert shown["total_amount"] == "45.89"
+
+    # A delivered order that used a code: a returned line refunds its share of what was paid.
+    await issue(api, code="TEN", kind="fixed", value="10.00")
+    delivered = await delivered_order(api.sessions, external_reference="WEB-DISC", discount_code="TEN")
+    async with transaction(api.sessions) as session:
+        ret = await register_return(session, delivered, [ReturnLineRequest(line_no=1, quantity=2),
+                                                         ReturnLineRequest(line_no=2, quantity=1)],
+                                    "all back", "test", now=datetime.now(UTC), window_days=30)
+        amounts = [line.amount for line in ret.lines]
+    # 25.90 and 24.99 of 50.89, less 10.00 in proportion: together exactly the 40.89 paid.
+    assert amounts == [Decimal("20.81"), Decimal("20.08")] and sum(amounts) == Decimal("40.89")
