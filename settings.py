@@ -4,6 +4,7 @@ plus ``DATABASE_URL``). Every process builds one ``Settings`` and passes what it
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import Literal
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
@@ -85,6 +86,15 @@ class Settings(BaseSettings):
     # Carriers sign each tracking event (POST /carrier/events) with this shared secret:
     # HMAC-SHA256 of the raw body.
     carrier_signing_secret: str = DEV_CARRIER_SIGNING_SECRET
+
+    # Customer e-mail: "sandbox" records it in the database only; "smtp" sends it to smtp_host
+    # (make run starts a local sink there) through the customer_messages outbox.
+    email_backend: Literal["sandbox", "smtp"] = "sandbox"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_sender: str = "orders@orderflow.example"
+    # make run: the local SMTP sink stores every mail here (an mbox file).
+    smtp_sink_mbox: Path = ROOT / "var" / "mail.mbox"
 
     # The seller printed on invoices and as the sender on shipping labels.
     seller_name: str = "Orderflow Demo B.V."

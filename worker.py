@@ -24,6 +24,7 @@ from activities.adapters.sandbox_carrier import SandboxCarrierGateway
 from activities.adapters.sandbox_outbound import SandboxNotifier, SandboxPim
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
 from activities.adapters.sandbox_supplier import SandboxSupplier
+from activities.adapters.smtp_email import SmtpEmailNotifier
 from activities.adapters.temporal_replenishment import TemporalReplenishment
 from activities.documents import DocumentActivities, Seller
 from activities.inventory import InventoryActivities
@@ -64,8 +65,12 @@ def build_activities(
         vat_number=settings.seller_vat_number, coc_number=settings.seller_coc_number))
     warehouse = WarehouseActivities(sessions)
     notifier = SandboxNotifier(sessions)
-    status = OrderStatusActivities(
-        sessions, SandboxPim(sessions), {channel: notifier for channel in NotificationChannel}, CUSTOMER_STATUSES_DEFAULT)
+    notifiers: dict[NotificationChannel, Any] = {channel: notifier for channel in NotificationChannel}
+    if settings.email_backend == "smtp":
+        notifiers[NotificationChannel.EMAIL] = SmtpEmailNotifier(
+            sessions, host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
+            sender_name=settings.seller_name)
+    status = OrderStatusActivities(sessions, SandboxPim(sessions), notifiers, CUSTOMER_STATUSES_DEFAULT)
     returns = ReturnActivities(sessions, payment_provider, {channel: notifier for channel in NotificationChannel})
     return [
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,

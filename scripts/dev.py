@@ -121,6 +121,8 @@ def ports_needed(settings: Settings) -> list[Port]:
         Port("Temporal Web UI", temporal_host, settings.temporal_ui_port, "ORDERFLOW_TEMPORAL_UI_PORT",
              str(settings.temporal_ui_port + 1)),
         Port("API", settings.api_host, settings.api_port, "ORDERFLOW_API_PORT", str(settings.api_port + 1)),
+        Port("SMTP mail sink", settings.smtp_host, settings.smtp_port, "ORDERFLOW_SMTP_PORT",
+             str(settings.smtp_port + 1)),
     ]
 
 
@@ -147,6 +149,11 @@ def temporal_command(settings: Settings) -> list[str]:
     ]
 
 
+def mail_sink_command(settings: Settings) -> list[str]:
+    return [sys.executable, "-m", "scripts.mail_sink", "--host", settings.smtp_host,
+            "--port", str(settings.smtp_port), "--mbox", str(settings.smtp_sink_mbox)]
+
+
 def worker_command() -> list[str]:
     return [sys.executable, str(ROOT / "worker.py")]
 
@@ -164,6 +171,8 @@ def child_environment(settings: Settings) -> dict[str, str]:
     """The children get this process's environment: the same settings. Logs are readable on a
     terminal even though the children write into a pipe."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Customer e-mail goes over SMTP to the local sink that make run starts (unless told otherwise).
+    env.setdefault("ORDERFLOW_EMAIL_BACKEND", "smtp")
     if settings.log_json is None:
         env["ORDERFLOW_LOG_JSON"] = "false" if sys.stdout.isatty() else "true"
     return env
@@ -327,6 +336,8 @@ def banner(settings: Settings, health: int | None) -> str:
     api = f"http://{browsable(settings.api_host)}:{settings.api_port}"
     temporal_host, _ = split_address(settings.temporal_address)
     ui = f"http://{browsable(temporal_host)}:{settings.temporal_ui_port}"
+    mbox = settings.smtp_sink_mbox.relative_to(ROOT) if settings.smtp_sink_mbox.is_relative_to(ROOT) \
+        else settings.smtp_sink_mbox
     lines = [
         "",
         "Orderflow is running.",
@@ -339,6 +350,8 @@ def banner(settings: Settings, health: int | None) -> str:
         f"  Feedback      asked {duration(settings.feedback_request_delay_seconds)} after delivery; the order "
         f"completes {duration(settings.feedback_wait_seconds)} later without it",
         "                (a quick demo: ORDERFLOW_FEEDBACK_REQUEST_DELAY_SECONDS=30 make run)",
+        f"  Customer mail smtp://{browsable(settings.smtp_host)}:{settings.smtp_port}, every mail appended to {mbox}",
+        f"                (read it: less {mbox}, or mutt -f {mbox})",
     ]
     if settings.profile == Profile.DEV:
         lines.append("  API keys (header X-API-Key):")
@@ -420,6 +433,8 @@ class Launcher:
         await self.until(wait_for_http(f"http://{browsable(temporal_host)}:{s.temporal_ui_port}/"),
                          "the Temporal Web UI")
 
+        say(f"starting the SMTP mail sink on {s.smtp_host}:{s.smtp_port}")
+        await self.supervisor.start("mail", mail_sink_command(s))
         say("starting the worker")
         await self.supervisor.start("worker", worker_command())
         say("starting the API")

@@ -311,6 +311,10 @@ class CustomerMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # E-mail over SMTP: the row is the outbox. message_id is deterministic per (order, sequence,
+    # channel); delivered_at is set once the SMTP server accepted it (NULL: not yet).
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    delivered_at: Mapped[datetime | None]
 
 
 class PimUpdate(Base):

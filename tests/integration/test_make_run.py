@@ -97,6 +97,8 @@ async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
         "ORDERFLOW_TEMPORAL_DB_FILE": str(var / "temporal.db"),
         "ORDERFLOW_API_HOST": "127.0.0.1",
         "ORDERFLOW_API_PORT": str(api_port),
+        "ORDERFLOW_SMTP_PORT": str(free_port()),
+        "ORDERFLOW_SMTP_SINK_MBOX": str(var / "mail.mbox"),
         "ORDERFLOW_LOG_JSON": "true",
     }
     process = await asyncio.create_subprocess_exec(
@@ -125,7 +127,7 @@ async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
 async def _ready(run: MakeRun) -> None:
     await run.wait_for("Press Ctrl-C to stop everything.")
     run.children = children_of(run.process.pid)
-    assert len(run.children) == 3, run.text  # dev server, worker, API
+    assert len(run.children) == 4, run.text  # dev server, SMTP mail sink, worker, API
 
 
 async def test_make_run_serves_the_api_and_ui_and_ctrl_c_leaves_nothing_behind(make_run: MakeRun) -> None:
@@ -164,6 +166,7 @@ async def test_a_taken_port_is_named_before_anything_starts(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         env = {**os.environ, "ORDERFLOW_API_HOST": "127.0.0.1", "ORDERFLOW_API_PORT": str(port),
                "ORDERFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "ORDERFLOW_TEMPORAL_UI_PORT": str(free_port()),
+               "ORDERFLOW_SMTP_PORT": str(free_port()),
                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never.db'}"}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "scripts.dev", cwd=ROOT, env=env,

@@ -1,0 +1,67 @@
+"""E-mail to customers over SMTP, through an outbox row per (order, status change, channel).
+
+The row in ``customer_messages`` is written first with a deterministic Message-ID; the mail
+is sent only while the row has no ``delivered_at``, which is set once the SMTP server has
+accepted it. A retried activity therefore sends nothing twice; the one gap, a crash between
+the server's acceptance and our commit, resends the same Message-ID, which a receiving system
+can drop as a duplicate.
+"""
+
+from email.message import EmailMessage
+from email.utils import formataddr, format_datetime
+
+import aiosmtplib
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.ports import OutgoingMessage
+from storage.db import transaction
+from storage.models import CustomerMessage, utcnow
+
+
+def message_id(message: OutgoingMessage, domain: str) -> str:
+    return f"<{message.order_id}.{message.sequence}.{message.channel}@{domain}>"
+
+
+class SmtpEmailNotifier:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, host: str, port: int, sender: str,
+                 sender_name: str, timeout: float = 10.0) -> None:
+        self._sessions = sessions
+        self._host, self._port, self._timeout = host, port, timeout
+        self._sender, self._sender_name = sender, sender_name
+        self._domain = sender.rsplit("@", 1)[-1]
+
+    async def send(self, message: OutgoingMessage) -> None:
+        row = await self._claim(message)
+        if row.delivered_at is not None:
+            return  # sent by an earlier attempt
+        mail = EmailMessage()
+        mail["From"] = formataddr((self._sender_name, self._sender))
+        mail["To"] = row.recipient
+        mail["Subject"] = row.subject
+        mail["Message-ID"] = row.message_id
+        mail["Date"] = format_datetime(row.sent_at)
+        mail.set_content(row.body)
+        # Transient SMTP failures raise: the activity is retried and the row is still pending.
+        await aiosmtplib.send(mail, hostname=self._host, port=self._port, timeout=self._timeout,
+                              start_tls=False, use_tls=False)
+        async with transaction(self._sessions) as session:
+            stored = await session.get(CustomerMessage, row.id)
+            if stored is not None and stored.delivered_at is None:
+                stored.delivered_at = utcnow()
+
+    async def _claim(self, message: OutgoingMessage) -> CustomerMessage:
+        """The outbox row of this message: created once (unique per order, sequence, channel)."""
+        try:
+            async with transaction(self._sessions) as session:
+                row = CustomerMessage(order_id=message.order_id, sequence=message.sequence, channel=message.channel,
+                                      recipient=message.recipient, subject=message.subject, body=message.body,
+                                      message_id=message_id(message, self._domain), sent_at=utcnow())
+                session.add(row)
+            return row
+        except IntegrityError:
+            async with self._sessions() as session:
+                return (await session.execute(select(CustomerMessage).where(
+                    CustomerMessage.order_id == message.order_id, CustomerMessage.sequence == message.sequence,
+                    CustomerMessage.channel == message.channel))).scalar_one()
