@@ -219,8 +219,10 @@ class WarehouseActivities:
 
     async def _close_pick_list(self, order_id: str) -> None:
         async with transaction(self._sessions) as session:
+            # Locked: two retries racing here would both take the goods off the shelf
+            # (PostgreSQL re-checks the status after the wait; SQLite holds its write lock).
             pick_list = (await session.execute(select(PickList).where(
-                PickList.order_id == order_id, PickList.status == "open"))).scalar_one_or_none()
+                PickList.order_id == order_id, PickList.status == "open").with_for_update())).scalar_one_or_none()
             if pick_list is None:
                 return
             for line in pick_list.lines:
