@@ -86,8 +86,10 @@ async def open_pick_lists(_: WarehouseOrOps, sessions: Sessions,
         return [_summary(pl) for pl in (await session.execute(query)).scalars()]
 
 
-async def _pick_list(session: Any, pick_list_id: str) -> PickList:
-    pl = await session.get(PickList, pick_list_id) if _PICK_LIST_ID.match(pick_list_id) else None
+async def _pick_list(session: Any, pick_list_id: str, *, lock: bool = False) -> PickList:
+    # Locked when confirming: two scanners confirming the same step at once would both see
+    # it unpicked (PostgreSQL; SQLite's write transaction already serialises them).
+    pl = await session.get(PickList, pick_list_id, with_for_update=lock) if _PICK_LIST_ID.match(pick_list_id) else None
     if pl is None:
         raise ApiError(404, f"no pick list {pick_list_id[:40]!r}; GET /warehouse/pick-lists lists the open ones")
     return pl
@@ -116,7 +118,7 @@ async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100
     different bin 409, more than is left to pick 422. When the last step is picked the order's
     pick is confirmed in its workflow. Roles: warehouse, ops."""
     async with transaction(sessions) as session:
-        pl = await _pick_list(session, pick_list_id)
+        pl = await _pick_list(session, pick_list_id, lock=True)
         line = next((ln for ln in pl.lines if ln.step == step), None)
         if line is None:
             raise ApiError(404, f"pick list {pl.id} has no step {step}; it has steps 1 to {len(pl.lines)}")

@@ -119,3 +119,17 @@ async def test_odd_inputs_are_4xx(api: Api) -> None:
         response = await api.http.request(method, url, json=body, headers=WAREHOUSE)
         assert 400 <= response.status_code < 500, (url, response.text)
         assert response.json()["detail"]
+
+
+async def test_the_same_step_confirmed_twice_at_once_is_picked_once(api: Api) -> None:
+    order_id = await api.placed(external_reference="WH-3", lines=[{"sku": "LAMP-200", "quantity": 2}])
+    await api.wait_for_status(order_id, "PICKING")
+    pl = await _pick_list_of(api, order_id)
+    (step,) = pl["steps"]
+    body = {"scanned": step["sku"], "location": step["location"], "quantity": step["quantity"]}
+    url = f"/warehouse/pick-lists/{pl['id']}/steps/1/confirm"
+    answers = await asyncio.gather(*(api.http.post(url, headers=WAREHOUSE, json=body) for _ in range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 422]
+    async with api.sessions() as s:
+        lamp = (await s.execute(select(BinStock).where(BinStock.sku == "LAMP-200"))).scalar_one()
+        assert (lamp.quantity, lamp.allocated) == (23, 0)
