@@ -3,7 +3,7 @@ twice while a load of orders runs (dev server on a SQLite file, worker and API a
 processes) and restarted each time. Half the orders are driven to COMPLETED, half cancelled
 at PICKING; afterwards ``invariants.check`` reads every record.
 
-The load is 100 orders so the test takes about a minute on a shared 2-core machine (the
+The load is 80 orders so the test takes about a minute on a shared 2-core machine (the
 activities a killed worker held wait out their 30 s start-to-close timeout);
 ``ORDERFLOW_RESILIENCE_ORDERS=200`` runs the full 200 (about 130 s on 2 cores).
 """
@@ -21,7 +21,7 @@ from tests.resilience import invariants
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
-ORDERS = int(os.environ.get("ORDERFLOW_RESILIENCE_ORDERS", "100"))
+ORDERS = int(os.environ.get("ORDERFLOW_RESILIENCE_ORDERS", "80"))
 FINISH_TIMEOUT = 150.0
 
 
