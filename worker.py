@@ -123,6 +123,7 @@ def build_worker(client: Client, settings: Settings, activities: list[Callable[.
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
         max_cached_workflows=settings.worker_max_cached_workflows,
         interceptors=[LoggingInterceptor()],
+        graceful_shutdown_timeout=timedelta(seconds=settings.worker_graceful_shutdown_seconds),
     )
 
 
