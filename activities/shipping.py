@@ -36,6 +36,23 @@ async def order_parcel(session: AsyncSession, order: Order) -> Parcel:
     )
 
 
+async def basket_parcel(session: AsyncSession, quantities: dict[str, int], country: str, postcode: str) -> Parcel:
+    """The parcel a basket of SKUs would make, estimated as ``order_parcel`` does (for quotes)."""
+    products = {p.sku: p for p in (await session.execute(
+        select(Product).where(Product.sku.in_(quantities)))).scalars()}
+    rows = [(quantities[sku], products[sku]) for sku in sorted(products)]
+    weight = sum(q * p.weight_grams for q, p in rows)
+    dims = [sorted((p.length_mm, p.width_mm, p.height_mm), reverse=True) for _, p in rows]
+    return Parcel(
+        weight_grams=int((Decimal(weight) * PACKAGING_WEIGHT_FACTOR).to_integral_value()),
+        length_mm=max((d[0] for d in dims), default=0),
+        width_mm=max((d[1] for d in dims), default=0),
+        height_mm=sum(q * d[2] for (q, _), d in zip(rows, dims, strict=True)),
+        country=country,
+        postcode=postcode,
+    )
+
+
 def _info(row: Shipment) -> ShipmentInfo:
     return ShipmentInfo(shipment_id=row.id, carrier=row.carrier, service=row.service,
                         tracking_number=row.tracking_number, price=row.price, transit_days=row.transit_days,

@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from api import errors
 from api.middleware import RequestContextMiddleware
 from api.routers import warehouse as warehouse_router
-from api.routers import carrier, documents, health, messages, orders, products, purchase_orders, stock
+from api.routers import carrier, documents, health, messages, orders, products, purchase_orders, shipping, stock
 from api.routers import cases as cases_router
 from api.routers import discount_codes as discount_codes_router
 from api.routers import returns as returns_router
@@ -124,7 +124,7 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (orders, documents, messages, carrier, products, stock, purchase_orders, health):
+    for module in (orders, documents, messages, shipping, carrier, products, stock, purchase_orders, health):
         app.include_router(module.router)
     app.include_router(returns_router.router)
     app.include_router(cases_router.router)
