@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     # make run: the local SMTP sink stores every mail here (an mbox file).
     smtp_sink_mbox: Path = ROOT / "var" / "mail.mbox"
 
+    # Order status to the PIM: "sandbox" records it in the database only; "webhook" POSTs signed
+    # JSON (X-Signature: sha256=<HMAC-SHA256 with pim_webhook_secret>) to pim_webhook_url.
+    pim_backend: Literal["sandbox", "webhook"] = "sandbox"
+    pim_webhook_url: str = "http://127.0.0.1:8090/order-status"
+    pim_webhook_secret: str = "pim-dev-secret"
+
     # The seller printed on invoices and as the sender on shipping labels.
     seller_name: str = "Orderflow Demo B.V."
     seller_address: str = "Keizersgracht 100, 1015 AA Amsterdam, NL"

@@ -25,6 +25,7 @@ from activities.adapters.sandbox_outbound import SandboxNotifier, SandboxPim
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
 from activities.adapters.sandbox_supplier import SandboxSupplier
 from activities.adapters.smtp_email import SmtpEmailNotifier
+from activities.adapters.webhook_pim import WebhookPim
 from activities.adapters.temporal_replenishment import TemporalReplenishment
 from activities.documents import DocumentActivities, Seller
 from activities.inventory import InventoryActivities
@@ -70,7 +71,10 @@ def build_activities(
         notifiers[NotificationChannel.EMAIL] = SmtpEmailNotifier(
             sessions, host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
             sender_name=settings.seller_name)
-    status = OrderStatusActivities(sessions, SandboxPim(sessions), notifiers, CUSTOMER_STATUSES_DEFAULT)
+    pim: Any = SandboxPim(sessions)
+    if settings.pim_backend == "webhook":
+        pim = WebhookPim(sessions, url=settings.pim_webhook_url, secret=settings.pim_webhook_secret)
+    status = OrderStatusActivities(sessions, pim, notifiers, CUSTOMER_STATUSES_DEFAULT)
     returns = ReturnActivities(sessions, payment_provider, {channel: notifier for channel in NotificationChannel})
     return [
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
