@@ -219,10 +219,18 @@ async def inspect_return(
     given = [ln.line_no for ln in body.lines]
     if sorted(given) != expected:
         raise ApiError(422, f"give one result for each returned line {expected}; got lines {given}")
-    handle = temporal.get_workflow_handle(return_workflow_id(return_id))
     inspection = InspectionInput(inspected_by=body.inspected_by or principal.name, lines=body.lines)
+    result = await _send_inspection(sessions, temporal, settings, record, inspection, repair=True)
+    log.info("return inspected", return_id=return_id, accepted=result.accepted)
+    return ReturnStepOut(return_id=return_id, accepted=result.accepted, status=result.status, message=result.message)
+
+
+async def _send_inspection(sessions: Sessions, temporal: Client, settings: Settings, record: ReturnRecord,
+                           inspection: InspectionInput, *, repair: bool) -> ReturnStepResult:
+    return_id = record.ret.id
+    handle = temporal.get_workflow_handle(return_workflow_id(return_id))
     try:
-        result = await handle.execute_update(ReturnWorkflow.record_inspection, inspection, result_type=ReturnStepResult)
+        return await handle.execute_update(ReturnWorkflow.record_inspection, inspection, result_type=ReturnStepResult)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == "StepRefused":
@@ -233,10 +241,13 @@ async def inspect_return(
             async with sessions() as session:
                 ret = await get_return(session, return_id)
             status = ret.status if ret is not None else record.ret.status
+            if repair and status == ReturnStatus.AWAITING_PARCEL:
+                # Registered, but its workflow never started (Temporal was down at the request):
+                # start it now and deliver the inspection to it.
+                await start_return_workflow(temporal, settings, return_id)
+                return await _send_inspection(sessions, temporal, settings, record, inspection, repair=False)
             raise ApiError(409, f"return {return_id} is {status}: its workflow has ended, so it takes no "
                                 "inspection any more", status=status) from exc
         if is_unavailable(exc):
             raise ApiError(503, "Temporal is not reachable; try again shortly", headers={"Retry-After": "5"}) from exc
         raise
-    log.info("return inspected", return_id=return_id, accepted=result.accepted)
-    return ReturnStepOut(return_id=return_id, accepted=result.accepted, status=result.status, message=result.message)

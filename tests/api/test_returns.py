@@ -190,3 +190,22 @@ async def test_an_order_not_yet_delivered_cannot_be_returned_and_roles_are_check
     delivered = await delivered_order(api.sessions, external_reference="WEB-ROLES")
     assert (await request(api, delivered, [(1, 1)], headers=WAREHOUSE)).status_code == 403
     assert (await api.http.get("/returns/ret_doesnotexist", headers=OPS)).status_code == 404
+
+
+async def test_a_return_whose_workflow_never_started_is_started_by_its_inspection(api: Api) -> None:
+    from datetime import UTC, datetime
+
+    from domain.returns import ReturnLineRequest
+    from storage.returns import register_return
+
+    order_id = await delivered_order(api.sessions)
+    # Stored, but the API could not start its workflow (Temporal was down).
+    async with transaction(api.sessions) as session:
+        ret = await register_return(session, order_id, [ReturnLineRequest(line_no=2, quantity=1)], "late start",
+                                    "test", now=datetime.now(UTC), window_days=30)
+        return_id = ret.id
+    inspected = await inspect(api, return_id, {2: "resellable"})
+    assert inspected.status_code == 200, inspected.text
+    assert inspected.json()["accepted"] is True
+    done = await wait_for_return(api, return_id, "REFUNDED", "REFUND_FAILED")
+    assert done["status"] == "REFUNDED" and done["refunds"][0]["amount"] == "24.99"
