@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities.errors import refusal
 from activities.ports import Replenishment
+from domain.discounts import vat_after_discount
 from domain.enums import BackorderPolicy, ErrorType, PurchaseOrderStatus
 from domain.models import ReleaseResult, ReservationResult, ReservedLine, StockRequest
 from domain.stock import (
@@ -26,6 +27,7 @@ from domain.stock import (
     ShortLine,
     StockCheck,
 )
+from storage.discounts import rediscount
 from storage.idempotency import run_once
 from storage.models import (
     Order,
@@ -179,8 +181,11 @@ class InventoryActivities:
                     r.status = "released"
                     session.add(StockMovement(sku=r.sku, reserved_delta=-r.quantity, reason="drop line", order_id=req.order_id))
             kept = [ln for ln in order.lines if not ln.dropped]
-            order.total_amount = sum((ln.line_total for ln in kept), start=Decimal("0.00"))
-            order.vat_amount = sum((ln.vat_amount for ln in kept), start=Decimal("0.00"))
+            subtotal = sum((ln.line_total for ln in kept), start=Decimal("0.00"))
+            vat = sum((ln.vat_amount for ln in kept), start=Decimal("0.00"))
+            discount = await rediscount(session, order.id, subtotal)
+            order.total_amount = subtotal - discount
+            order.vat_amount = vat_after_discount(vat, subtotal, discount)
             return DroppedLines(dropped=sorted(req.skus), remaining_lines=len(kept), new_total=str(order.total_amount))
 
         return await run_once(self._sessions, req.idempotency_key, "inventory.drop-lines", DroppedLines, work)

@@ -39,6 +39,19 @@ async def redeem(session: AsyncSession, *, code: str, order_id: str, customer_id
     return amount
 
 
+async def rediscount(session: AsyncSession, order_id: str, subtotal: Decimal) -> Decimal:
+    """The order's discount on a new subtotal (lines were dropped): a percentage is taken of
+    the new subtotal, a fixed amount stays but never exceeds it. Zero without a code."""
+    redemption = await session.get(DiscountRedemption, order_id)
+    if redemption is None or redemption.released_at is not None:
+        return Decimal("0.00")
+    code = await session.get(DiscountCode, redemption.code)
+    assert code is not None
+    redemption.amount = (discount_amount(DiscountKind(code.kind), code.value, subtotal)
+                         if code.kind == DiscountKind.PERCENTAGE else min(redemption.amount, subtotal))
+    return redemption.amount
+
+
 async def give_back(session: AsyncSession, order_id: str) -> bool:
     """Give the order's redemption back (its use counts no more); idempotent."""
     redemption = await session.get(DiscountRedemption, order_id)
