@@ -17,30 +17,8 @@ from storage.models import Order, OrderLine, Product, Shipment
 from storage.db import transaction
 
 
-async def order_parcel(session: AsyncSession, order: Order) -> Parcel:
-    """One parcel holding every line: weight with packaging, items stacked on their largest face.
-    (The warehouse's packing plan replaces this estimate where it has landed.)"""
-    rows = (await session.execute(
-        select(OrderLine.quantity, Product).join(Product, Product.sku == OrderLine.sku)
-        .where(OrderLine.order_id == order.id)
-    )).all()
-    weight = sum(q * p.weight_grams for q, p in rows)
-    dims = [sorted((p.length_mm, p.width_mm, p.height_mm), reverse=True) for _, p in rows]
-    return Parcel(
-        weight_grams=int((Decimal(weight) * PACKAGING_WEIGHT_FACTOR).to_integral_value()),
-        length_mm=max((d[0] for d in dims), default=0),
-        width_mm=max((d[1] for d in dims), default=0),
-        height_mm=sum(q * d[2] for (q, _), d in zip(rows, dims, strict=True)),
-        country=order.ship_country or "NL",
-        postcode=order.ship_postcode or "",
-    )
-
-
-async def basket_parcel(session: AsyncSession, quantities: dict[str, int], country: str, postcode: str) -> Parcel:
-    """The parcel a basket of SKUs would make, estimated as ``order_parcel`` does (for quotes)."""
-    products = {p.sku: p for p in (await session.execute(
-        select(Product).where(Product.sku.in_(quantities)))).scalars()}
-    rows = [(quantities[sku], products[sku]) for sku in sorted(products)]
+def _parcel(rows: list[tuple[int, Product]], country: str, postcode: str) -> Parcel:
+    """One parcel holding every item: weight with packaging, items stacked on their largest face."""
     weight = sum(q * p.weight_grams for q, p in rows)
     dims = [sorted((p.length_mm, p.width_mm, p.height_mm), reverse=True) for _, p in rows]
     return Parcel(
@@ -51,6 +29,23 @@ async def basket_parcel(session: AsyncSession, quantities: dict[str, int], count
         country=country,
         postcode=postcode,
     )
+
+
+async def order_parcel(session: AsyncSession, order: Order) -> Parcel:
+    """The order's lines (not those dropped as out of stock) as one parcel. (The warehouse's
+    packing plan replaces this estimate where it has landed.)"""
+    rows = (await session.execute(
+        select(OrderLine.quantity, Product).join(Product, Product.sku == OrderLine.sku)
+        .where(OrderLine.order_id == order.id, OrderLine.dropped.is_(False))
+    )).all()
+    return _parcel([(q, p) for q, p in rows], order.ship_country or "NL", order.ship_postcode or "")
+
+
+async def basket_parcel(session: AsyncSession, quantities: dict[str, int], country: str, postcode: str) -> Parcel:
+    """The parcel a basket of SKUs would make, estimated as ``order_parcel`` does (for quotes)."""
+    products = {p.sku: p for p in (await session.execute(
+        select(Product).where(Product.sku.in_(quantities)))).scalars()}
+    return _parcel([(quantities[sku], products[sku]) for sku in sorted(products)], country, postcode)
 
 
 def _info(row: Shipment) -> ShipmentInfo:
