@@ -54,16 +54,21 @@ class Api:
 
     async def wait_for_status(self, order_id: str, *statuses: str, headers: dict[str, str] = OPS,
                               timeout: float = 20) -> dict[str, Any]:
-        """Poll GET /orders/{id} (test code only: the product never polls)."""
+        return await self.wait_for(f"/orders/{order_id}", *statuses, headers=headers, timeout=timeout)
+
+    async def wait_for(self, path: str, *statuses: str, headers: dict[str, str] = OPS,
+                       timeout: float = 20) -> dict[str, Any]:
+        """Poll GET ``path`` until its ``status`` is one of ``statuses`` (test code only: the
+        product never polls)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            response = await self.http.get(f"/orders/{order_id}", headers=headers)
+            response = await self.http.get(path, headers=headers)
             assert response.status_code == 200, response.text
             body = response.json()
             if body["status"] in statuses:
                 return body
             if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"order stayed {body['status']}, expected {statuses}")
+                raise AssertionError(f"{path} stayed {body['status']}, expected {statuses}")
             await asyncio.sleep(0.05)
 
 

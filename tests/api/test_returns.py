@@ -2,7 +2,6 @@
 both ways through the stock ledger, partial and full refunds with credit notes, and the
 never-more-than-captured rule."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -33,16 +32,7 @@ async def _terminate_returns(api: Api) -> AsyncIterator[None]:
 
 
 async def wait_for_return(api: Api, return_id: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        response = await api.http.get(f"/returns/{return_id}", headers=OPS)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        if body["status"] in statuses:
-            return body
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"return stayed {body['status']}, expected {statuses}")
-        await asyncio.sleep(0.05)
+    return await api.wait_for(f"/returns/{return_id}", *statuses, timeout=timeout)
 
 
 async def request(api: Api, order_id: str, lines: list[tuple[int, int]], headers: dict[str, str] = CHANNEL):

@@ -109,20 +109,29 @@ async def test_cancel_while_waiting_for_the_warehouse(make_harness, status, how)
     await _assert_compensated_once(h, order_id, booked=status == OrderStatus.READY_TO_SHIP)
 
 
-@pytest.mark.parametrize("activity_name, status", [
-    ("authorize_payment", OrderStatus.RECEIVED),
-    ("reserve_order_stock", OrderStatus.PAYMENT_AUTHORIZED),
-    ("book_shipment", OrderStatus.PACKING),
-])
+# The activity held in flight, the status the order shows meanwhile, and the human steps
+# that bring the order there (the warehouse planners included).
+IN_FLIGHT = [
+    ("authorize_payment", OrderStatus.RECEIVED, ()),
+    ("reserve_order_stock", OrderStatus.PAYMENT_AUTHORIZED, ()),
+    ("create_pick_list", OrderStatus.PICKING, ()),
+    ("plan_packing", OrderStatus.PACKING, (OrderWorkflow.confirm_picked,)),
+    ("book_shipment", OrderStatus.PACKING, (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed)),
+]
+
+
+@pytest.mark.parametrize("activity_name, status, steps", IN_FLIGHT, ids=[a for a, _, _ in IN_FLIGHT])
 @pytest.mark.parametrize("how", ["update", "temporal-cancel"])
-async def test_cancel_while_an_activity_is_in_flight_compensates_what_it_did(make_harness, activity_name, status, how) -> None:
+async def test_cancel_while_an_activity_is_in_flight_compensates_what_it_did(
+    make_harness, activity_name, status, steps, how
+) -> None:
     started, release, wrap = gated(activity_name)
     async with make_harness(replace={activity_name: wrap}) as h:
         handle = await h.start()
-        if activity_name == "book_shipment":
+        if steps:
             await wait_for_status(handle, OrderStatus.PICKING)
-            await handle.execute_update(OrderWorkflow.confirm_picked, StepConfirmation())
-            await handle.execute_update(OrderWorkflow.confirm_packed, StepConfirmation())
+        for step in steps:
+            await handle.execute_update(step, StepConfirmation())
         await asyncio.wait_for(started.wait(), 20)
         assert (await handle.query(OrderWorkflow.view)).status == status
         if how == "update":
