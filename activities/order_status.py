@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
-from activities.ports import Notifier, OutgoingMessage, PimStatusUpdate, ProductInformationSystem
+from activities.customer_messages import tell_customer
+from activities.ports import Notifier, PimStatusUpdate, ProductInformationSystem
 from domain.cases import CaseKind, low_rating_subject, opens_case
 from domain.enums import NotificationChannel, OrderStatus, ShipmentStatus
 from domain.messages import render_status_message
@@ -60,15 +61,8 @@ class OrderStatusActivities:
             subject, body = render_status_message(
                 locale=customer.locale, order_id=change.order_id, status=change.status,
                 tracking_number=change.tracking_number, reason=change.reason)
-            for name in customer.notification_channels or ["email"]:
-                channel = NotificationChannel(name)
-                recipient = customer.email if channel == NotificationChannel.EMAIL else customer.phone
-                notifier = self._notifiers.get(channel)
-                if notifier is None or not recipient:
-                    continue
-                await notifier.send(OutgoingMessage(order_id=change.order_id, sequence=change.sequence,
-                                                    channel=channel, recipient=recipient, subject=subject, body=body))
-                sent.append(channel)
+            sent = await tell_customer(self._notifiers, customer, order_id=change.order_id,
+                                       sequence=change.sequence, subject=subject, body=body)
         return StatusPublished(applied_to_read_model=applied, messages=sent, pim_updated=True)
 
     async def _apply_to_read_model(self, session: AsyncSession, change: StatusChange) -> bool:

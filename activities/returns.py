@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import refusal
-from activities.ports import Notifier, OutgoingMessage, PaymentDeclined, PaymentProvider
+from activities.customer_messages import tell_customer
+from activities.ports import Notifier, PaymentDeclined, PaymentProvider
 from domain.enums import ErrorType, NotificationChannel
 from domain.returns import (
     Disposition,
@@ -62,14 +63,8 @@ class ReturnActivities:
             return change
         subject, body = render_return_message(locale=customer.locale, order_id=order_id, return_number=number,
                                               status=change.status, detail=change.reason)
-        for name in customer.notification_channels or ["email"]:
-            channel = NotificationChannel(name)
-            recipient = customer.email if channel == NotificationChannel.EMAIL else customer.phone
-            notifier = self._notifiers.get(channel)
-            if notifier is None or not recipient:
-                continue
-            await notifier.send(OutgoingMessage(order_id=order_id, sequence=message_sequence(number, change.status),
-                                                channel=channel, recipient=recipient, subject=subject, body=body))
+        await tell_customer(self._notifiers, customer, order_id=order_id,
+                            sequence=message_sequence(number, change.status), subject=subject, body=body)
         return change
 
     @activity.defn

@@ -1,0 +1,26 @@
+"""Sending one message to a customer on each of their preferred channels."""
+
+from collections.abc import Mapping
+
+from activities.ports import Notifier, OutgoingMessage
+from domain.enums import NotificationChannel
+from storage.models import Customer
+
+
+async def tell_customer(
+    notifiers: Mapping[NotificationChannel, Notifier], customer: Customer, *, order_id: str, sequence: int,
+    subject: str, body: str,
+) -> list[NotificationChannel]:
+    """Send on every channel the customer chose (e-mail when none) that has a notifier and an
+    address; each notifier is idempotent per (order, sequence, channel). Returns where it went."""
+    sent: list[NotificationChannel] = []
+    for name in customer.notification_channels or ["email"]:
+        channel = NotificationChannel(name)
+        recipient = customer.email if channel == NotificationChannel.EMAIL else customer.phone
+        notifier = notifiers.get(channel)
+        if notifier is None or not recipient:
+            continue
+        await notifier.send(OutgoingMessage(order_id=order_id, sequence=sequence, channel=channel,
+                                            recipient=recipient, subject=subject, body=body))
+        sent.append(channel)
+    return sent
