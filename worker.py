@@ -16,7 +16,6 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSe
 from temporalio.api.workflowservice.v1 import UpdateNamespaceRequest
 from temporalio.api.namespace.v1 import NamespaceConfig
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from google.protobuf.duration_pb2 import Duration
 
@@ -39,6 +38,7 @@ from activities.warehouse import WarehouseActivities
 from domain.enums import NotificationChannel
 from domain.messages import CUSTOMER_STATUSES_DEFAULT
 from logs import configure_logging, get_logger
+import temporal_client
 from settings import Settings, get_settings
 from storage.db import create_engine, create_session_factory
 from workflows import search_attributes
@@ -91,8 +91,7 @@ def build_activities(
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
-                                data_converter=pydantic_data_converter)
+    return await temporal_client.connect(settings)
 
 
 async def register_search_attributes(client: Client, namespace: str) -> None:

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api import errors
 from api.middleware import RequestContextMiddleware
@@ -24,6 +23,7 @@ from api.routers import discount_codes as discount_codes_router
 from api.routers import returns as returns_router
 from api.temporal import sweep_until_done
 from logs import configure_logging, get_logger
+import temporal_client
 from settings import DEV_API_KEYS, Profile, Settings, get_settings
 from storage.api_keys import active_keys_among, upsert_keys
 from storage.db import create_engine, create_session_factory
@@ -83,9 +83,7 @@ def create_app(
         app.state.engine = engine or create_engine(settings.database_url, echo=settings.database_echo)
         app.state.sessions = create_session_factory(app.state.engine)
         # Lazy: the API starts (and /healthz says so) even while Temporal is still coming up.
-        app.state.temporal = temporal or await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter, lazy=True)
+        app.state.temporal = temporal or await temporal_client.connect(settings, lazy=True)
         try:
             await _check_api_keys(settings, app)
             app.state.startup_sweep = asyncio.create_task(

@@ -27,10 +27,10 @@ import httpx
 from sqlalchemy.engine import make_url
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from logs import configure_logging
+import temporal_client
 from settings import DEV_API_KEYS, ROOT, Profile, Settings, get_settings
 from storage.catalogue import seed_demo_catalogue, seed_demo_warehouse
 from storage.db import create_engine, create_session_factory, transaction
@@ -297,9 +297,7 @@ async def connect_to_temporal(settings: Settings) -> Client:
     """Connect, retrying until the dev server answers and its namespace exists."""
     while True:
         try:
-            client = await asyncio.wait_for(Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace,
-                data_converter=pydantic_data_converter), 5)
+            client = await asyncio.wait_for(temporal_client.connect(settings), 5)
             # The frontend may listen before the namespace is ready.
             await client.workflow_service.describe_namespace(
                 DescribeNamespaceRequest(namespace=settings.temporal_namespace), timeout=timedelta(seconds=5))
