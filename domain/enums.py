@@ -106,3 +106,14 @@ class PurchaseOrderStatus(StrEnum):
     CONFIRMED = "confirmed"
     PARTIALLY_RECEIVED = "partially_received"
     RECEIVED = "received"
+
+
+class AlertKind(StrEnum):
+    """Escalations operations must act on (DESIGN.md, Escalations)."""
+
+    LATE_PICK = "late_pick"
+    TRACKING_SILENCE = "tracking_silence"
+    DELIVERY_EXCEPTION = "delivery_exception"
+    FAILED_REFUND = "failed_refund"
+    LATE_SUPPLIER = "late_supplier"
+    UNANSWERED_CASE = "unanswered_case"

@@ -609,6 +609,31 @@ class CaseNote(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# --- alerts ------------------------------------------------------------------------------
+
+
+class Alert(Base):
+    """An escalation operations must act on: open until resolved (by a person, or by the
+    escalation sweep once its cause is gone). ``dedupe_key`` names the one occurrence it is
+    about, so however often a sweep or an activity retry sees it, it is raised once."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    # What else it is about, when not (only) an order: a case, a purchase order, a return.
+    reference: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(500))
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Set once the operations notification channel accepted it (NULL: still to send).
+    notified_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(index=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolution: Mapped[str | None] = mapped_column(String(500))
+
+
 # --- loyalty discount codes --------------------------------------------------------------
 
 
