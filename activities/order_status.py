@@ -6,6 +6,7 @@ receive a change once however often the activity is retried.
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.customer_messages import tell_customer
+from activities.metrics import record_status_change
 from activities.ports import Notifier, PimStatusUpdate, ProductInformationSystem
 from domain.cases import CaseKind, low_rating_subject, opens_case
 from domain.enums import NotificationChannel, OrderStatus, ShipmentStatus
@@ -52,6 +54,10 @@ class OrderStatusActivities:
             customer = await session.get(Customer, order.customer_id)
             skus = list((await session.execute(
                 select(OrderLine.sku).where(OrderLine.order_id == change.order_id).order_by(OrderLine.line_no))).scalars())
+            # Only the attempt that moved the read model counts, so a retry is not counted twice.
+            stage = await self._stage_left(session, change, order) if applied else None
+        if stage is not None:  # after the commit: a rolled-back change is not counted
+            record_status_change(change.status, *stage, at=change.occurred_at)
 
         await self._pim.publish_order_status(
             PimStatusUpdate(order_id=change.order_id, sequence=change.sequence, status=change.status, skus=skus))
@@ -64,6 +70,18 @@ class OrderStatusActivities:
             sent = await tell_customer(self._notifiers, customer, order_id=change.order_id,
                                        sequence=change.sequence, subject=subject, body=body)
         return StatusPublished(applied_to_read_model=applied, messages=sent, pim_updated=True)
+
+    @staticmethod
+    async def _stage_left(session: AsyncSession, change: StatusChange, order: Order) -> tuple[str, datetime]:
+        """The status the order leaves with this change and when it entered it: the previous
+        change on the timeline, or the order's creation (RECEIVED) before the first."""
+        previous = (await session.execute(
+            select(OrderEvent.status, OrderEvent.occurred_at)
+            .where(OrderEvent.order_id == change.order_id, OrderEvent.sequence < change.sequence)
+            .order_by(OrderEvent.sequence.desc()).limit(1))).first()
+        if previous is None:
+            return OrderStatus.RECEIVED.value, order.created_at
+        return previous.status, previous.occurred_at
 
     async def _apply_to_read_model(self, session: AsyncSession, change: StatusChange) -> bool:
         # Conditional on the sequence: a late retry of an older change never moves it back.
