@@ -102,6 +102,19 @@ class Settings(BaseSettings):
     pim_webhook_url: str = "http://127.0.0.1:8090/order-status"
     pim_webhook_secret: str = "pim-dev-secret"
 
+    # --- Escalations (alerts; workflows/escalations.py, storage/alerts.py) ---
+    # A Temporal Schedule runs the escalation sweep every escalation_sweep_seconds (0: no
+    # schedule). An order in PICKING longer than pick_sla_seconds, with the carrier without a
+    # tracking event for tracking_silence_seconds, an open case nobody answered within
+    # case_sla_seconds, or a purchase order supplier_grace_seconds past its expected date
+    # raises an alert. Alerts go to ops_email over SMTP when email_backend is "smtp".
+    escalation_sweep_seconds: float = Field(default=60.0, ge=0)
+    pick_sla_seconds: float = Field(default=timedelta(hours=2).total_seconds(), gt=0)
+    tracking_silence_seconds: float = Field(default=timedelta(hours=48).total_seconds(), gt=0)
+    case_sla_seconds: float = Field(default=timedelta(hours=24).total_seconds(), gt=0)
+    supplier_grace_seconds: float = Field(default=timedelta(days=1).total_seconds(), ge=0)
+    ops_email: str = "ops@orderflow.example"
+
     # The seller printed on invoices and as the sender on shipping labels.
     seller_name: str = "Orderflow Demo B.V."
     seller_address: str = "Keizersgracht 100, 1015 AA Amsterdam, NL"

@@ -15,17 +15,32 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import UpdateNamespaceRequest
 from temporalio.api.namespace.v1 import NamespaceConfig
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+)
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+from google.protobuf.duration_pb2 import Duration
+
 from temporalio.worker import Worker
 from google.protobuf.duration_pb2 import Duration
 
 from activities.adapters.sandbox_carrier import SandboxCarrierGateway
-from activities.adapters.sandbox_outbound import SandboxNotifier, SandboxPim
+from activities.adapters.sandbox_outbound import RecordOnlyOpsNotifier, SandboxNotifier, SandboxPim
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
 from activities.adapters.sandbox_supplier import SandboxSupplier
-from activities.adapters.smtp_email import SmtpEmailNotifier
+from activities.adapters.smtp_email import SmtpEmailNotifier, SmtpOpsNotifier, SmtpSender
 from activities.adapters.webhook_pim import WebhookPim
 from activities.adapters.temporal_replenishment import TemporalReplenishment
+from activities.alerts import AlertActivities
 from activities.documents import DocumentActivities, Seller
 from activities.inventory import InventoryActivities
 from activities.logging_interceptor import LoggingInterceptor
@@ -40,13 +55,15 @@ from domain.messages import CUSTOMER_STATUSES_DEFAULT
 from logs import configure_logging, get_logger
 import temporal_client
 from settings import Settings, get_settings
+from storage.alerts import EscalationRules
 from storage.db import create_engine, create_session_factory
 from workflows import search_attributes
+from workflows.escalations import SCHEDULE_ID as ESCALATION_SCHEDULE_ID, EscalationSweepWorkflow
 from workflows.order import OrderWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.returns import ReturnWorkflow
 
-WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow, ReturnWorkflow)
+WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow, ReturnWorkflow, EscalationSweepWorkflow)
 log = get_logger(__name__)
 
 
@@ -75,6 +92,11 @@ def build_activities(
     if settings.pim_backend == "webhook":
         pim = WebhookPim(sessions, url=settings.pim_webhook_url, secret=settings.pim_webhook_secret)
     status = OrderStatusActivities(sessions, pim, notifiers, CUSTOMER_STATUSES_DEFAULT)
+    ops: Any = RecordOnlyOpsNotifier()
+    if settings.email_backend == "smtp":
+        ops = SmtpOpsNotifier(SmtpSender(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
+                                         sender_name=settings.seller_name), settings.ops_email)
+    alerts = AlertActivities(sessions, ops, escalation_rules(settings), client)
     returns = ReturnActivities(sessions, payment_provider, {channel: notifier for channel in NotificationChannel})
     return [
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
@@ -86,6 +108,7 @@ def build_activities(
         documents.create_order_documents,
         warehouse.create_pick_list, warehouse.plan_packing,
         status.publish_status_change,
+        alerts.raise_alert, alerts.run_escalation_sweep,
         returns.publish_return_status, returns.book_return_inspection, returns.refund_return,
     ]
 
@@ -114,6 +137,39 @@ async def set_retention(client: Client, namespace: str, days: int) -> None:
 async def prepare_namespace(client: Client, settings: Settings) -> None:
     await register_search_attributes(client, settings.temporal_namespace)
     await set_retention(client, settings.temporal_namespace, settings.namespace_retention_days)
+    await schedule_escalation_sweep(client, settings)
+
+
+def escalation_rules(settings: Settings) -> EscalationRules:
+    return EscalationRules(pick_sla=timedelta(seconds=settings.pick_sla_seconds),
+                           tracking_silence=timedelta(seconds=settings.tracking_silence_seconds),
+                           case_sla=timedelta(seconds=settings.case_sla_seconds),
+                           supplier_grace=timedelta(seconds=settings.supplier_grace_seconds))
+
+
+async def schedule_escalation_sweep(client: Client, settings: Settings) -> None:
+    """Create the escalation sweep's schedule, or bring its interval up to the settings; with
+    escalation_sweep_seconds 0 it is deleted. Safe when several workers start at once."""
+    handle = client.get_schedule_handle(ESCALATION_SCHEDULE_ID)
+    if not settings.escalation_sweep_seconds:
+        try:
+            await handle.delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+        return
+    every = timedelta(seconds=settings.escalation_sweep_seconds)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(EscalationSweepWorkflow.run, id="escalation-sweep",
+                                           task_queue=settings.task_queue),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # A sweep still running when the next is due makes the next one unnecessary.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(ESCALATION_SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        await handle.update(lambda update: ScheduleUpdate(schedule=schedule))
 
 
 def build_worker(client: Client, settings: Settings, activities: list[Callable[..., Any]]) -> Worker:

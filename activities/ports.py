@@ -5,13 +5,13 @@ Every call that acts carries the caller's idempotency key; a repeated key must r
 original answer without acting again (as payment and carrier APIs do).
 """
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
 from pydantic import BaseModel
 
-from domain.enums import NotificationChannel, OrderStatus, PaymentMethod, PaymentStatus
+from domain.enums import AlertKind, NotificationChannel, OrderStatus, PaymentMethod, PaymentStatus
 
 
 class PaymentDeclined(Exception):
@@ -130,3 +130,20 @@ class Replenishment(Protocol):
     """Tells the replenishment process of a SKU that its demand changed."""
 
     async def demand_changed(self, sku: str, reason: str, order_id: str | None) -> None: ...
+
+
+class AlertNotice(BaseModel):
+    alert_id: int
+    kind: AlertKind
+    message: str
+    raised_at: datetime
+    order_id: str | None = None
+    reference: str | None = None
+
+
+class OpsNotifier(Protocol):
+    """The operations notification channel (e-mail to the ops desk, a chat webhook, a pager)."""
+
+    async def notify(self, alert: AlertNotice) -> None:
+        """Idempotent per alert id."""
+        ...

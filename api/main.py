@@ -17,6 +17,7 @@ from temporalio.client import Client
 from api import errors
 from api.middleware import RequestContextMiddleware
 from api.routers import warehouse as warehouse_router
+from api.routers import alerts as alerts_router
 from api.routers import carrier, documents, health, messages, orders, products, purchase_orders, shipping, stock
 from api.routers import cases as cases_router
 from api.routers import discount_codes as discount_codes_router
@@ -118,6 +119,8 @@ def create_app(
             {"name": "cases", "description": "Customer-service cases"},
             {"name": "discount codes", "description": "Loyalty discount codes"},
             {"name": "warehouse", "description": "Pick lists, scanned picks and packing plans"},
+            {"name": "alerts", "description": "Escalations for operations: late picks, tracking silence, "
+                                              "delivery exceptions, failed refunds, late suppliers, unanswered cases"},
         ],
     )
     errors.install(app)
@@ -128,4 +131,5 @@ def create_app(
     app.include_router(cases_router.router)
     app.include_router(discount_codes_router.router)
     app.include_router(warehouse_router.router)
+    app.include_router(alerts_router.router)
     return app

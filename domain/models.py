@@ -10,6 +10,7 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from domain.enums import (
+    AlertKind,
     BackorderDecision,
     NotificationChannel,
     OrderStatus,
@@ -193,3 +194,43 @@ class DocumentsRequest(BaseModel):
 class DocumentsResult(BaseModel):
     invoice_number: str
     document_ids: list[str]
+
+
+# --- alerts ------------------------------------------------------------------------------
+
+
+class RaiseAlertRequest(BaseModel):
+    """An alert a workflow raises itself (e.g. a carrier's delivery exception, a refund that
+    keeps failing); ``dedupe_key`` names the occurrence, so a retry raises it once."""
+
+    kind: AlertKind
+    message: str
+    dedupe_key: str
+    order_id: str | None = None
+    reference: str | None = None
+    raised_at: datetime
+
+
+class AlertRaised(BaseModel):
+    alert_id: int | None  # None: this occurrence was raised before
+    open_alerts: int
+
+
+class EscalationSweep(BaseModel):
+    """One pass of the escalation rules at ``now`` (the sweep workflow's time)."""
+
+    now: datetime
+
+
+class EscalationSweepResult(BaseModel):
+    raised: int
+    resolved: int
+    notified: int
+
+
+class AttentionChange(BaseModel):
+    """Sent to an order's workflow when its open alerts change outside it, so the
+    ``NeedsAttention`` search attribute follows the alerts."""
+
+    open_alerts: int = Field(ge=0)
+    message: str = ""

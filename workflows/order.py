@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.activity_options import ACTIVITY_TIMEOUT, RETRY
     from activities.documents import DocumentActivities
     from activities.inventory import InventoryActivities
+    from activities.alerts import ATTENTION_SIGNAL, AlertActivities
     from activities.order_status import OrderStatusActivities
     from activities.payments import PaymentActivities
     from activities.shipping import ShippingActivities
@@ -29,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.warehouse import WarehouseRequest
     from domain import rules
     from domain.enums import (
+        AlertKind,
         BackorderDecision,
         BackorderPolicy,
         ErrorType,
@@ -39,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.stock import BackorderDecisionInput, LinesRequest, ShortLine, StockAllocated, StockDelayed
     from domain.models import (
+        AttentionChange,
         CancelRequest,
         DocumentsRequest,
         FeedbackInput,
@@ -46,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         OrderWorkflowInput,
         PaymentRequest,
         PaymentResult,
+        RaiseAlertRequest,
         ReservedLine,
         ShipmentInfo,
         ShipmentRequest,
@@ -65,6 +69,8 @@ BACKORDERS_PATCH = "backorders"
 DOCUMENTS_PATCH = "documents"
 # Orders released before pick lists and packing plans existed replay without those steps.
 WAREHOUSE_PATCH = "warehouse"
+# Orders whose carrier reported an exception before alerts existed replay without raising one.
+ALERTS_PATCH = "alerts"
 # A planner that fails keeps failing: give up after a few tries, the staff work without it.
 PLANNING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
@@ -335,6 +341,13 @@ class OrderWorkflow:
                 await self._set_status(OrderStatus.DELIVERED, update.description or "delivered")
             case TrackingEventKind.EXCEPTION:
                 self._needs_attention = True
+                if workflow.patched(ALERTS_PATCH):
+                    await self._step(AlertActivities.raise_alert, RaiseAlertRequest(
+                        kind=AlertKind.DELIVERY_EXCEPTION, order_id=self._order_id, raised_at=workflow.now(),
+                        dedupe_key=f"delivery_exception:{self._order_id}:{self._sequence + 1}",
+                        message=f"Carrier reported a delivery exception for order {self._order_id}"
+                                f"{' (' + self._shipment.tracking_number + ')' if self._shipment else ''}: "
+                                f"{update.description or 'no details'}. Contact the carrier and the customer."))
                 await self._set_status(self._status, f"delivery exception: {update.description or 'reported by carrier'}")
             case _:
                 self._note(TimelineKind.EVENT, f"carrier: {update.event}")
@@ -564,6 +577,14 @@ class OrderWorkflow:
     @decide_backorder.validator
     def _validate_backorder(self, d: BackorderDecisionInput) -> None:
         self._validate(rules.decide_backorder(self._progress(), self._backorder_decision is not None))
+
+    @workflow.signal(name=ATTENTION_SIGNAL)
+    def attention_changed(self, change: AttentionChange) -> None:
+        """Alerts about this order were raised or resolved outside it (escalation sweep,
+        operations): the NeedsAttention search attribute follows its open alerts."""
+        self._needs_attention = change.open_alerts > 0
+        workflow.upsert_search_attributes([sa.NEEDS_ATTENTION.value_set(self._needs_attention)])
+        self._note(TimelineKind.EVENT, change.message or f"{change.open_alerts} open alert(s)")
 
     @workflow.signal(name="decide_backorder")
     def decide_backorder_signal(self, d: BackorderDecisionInput) -> None:

@@ -4,7 +4,7 @@
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.ports import OutgoingMessage, PimStatusUpdate
+from activities.ports import AlertNotice, OutgoingMessage, PimStatusUpdate
 from storage.models import CustomerMessage, PimUpdate
 from storage.db import transaction
 
@@ -36,3 +36,11 @@ class SandboxNotifier:
         await _insert_once(self._sessions, CustomerMessage(
             order_id=message.order_id, sequence=message.sequence, channel=message.channel,
             recipient=message.recipient, subject=message.subject, body=message.body))
+
+
+class RecordOnlyOpsNotifier:
+    """Operations are told through the alert records alone (``GET /alerts``): for tests and
+    set-ups without an operations mailbox."""
+
+    async def notify(self, alert: AlertNotice) -> None:
+        return None

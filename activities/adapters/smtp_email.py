@@ -7,6 +7,7 @@ the server's acceptance and our commit, resends the same Message-ID, which a rec
 can drop as a duplicate.
 """
 
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr, format_datetime
 
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.ports import OutgoingMessage
+from activities.ports import AlertNotice, OutgoingMessage
 from storage.db import transaction
 from storage.models import CustomerMessage, utcnow
 
@@ -24,28 +25,42 @@ def message_id(message: OutgoingMessage, domain: str) -> str:
     return f"<{message.order_id}.{message.sequence}.{message.channel}@{domain}>"
 
 
+class SmtpSender:
+    """One plain-text mail to one recipient over SMTP, with the caller's Message-ID and date
+    (the callers make both deterministic, so a resend is recognisable as a duplicate)."""
+
+    def __init__(self, *, host: str, port: int, sender: str, sender_name: str, timeout: float = 10.0) -> None:
+        self._host, self._port, self._timeout = host, port, timeout
+        self._sender, self._sender_name = sender, sender_name
+        self.domain = sender.rsplit("@", 1)[-1]
+
+    async def send(self, *, to: str, subject: str, body: str, message_id: str, date: datetime) -> None:
+        mail = EmailMessage()
+        mail["From"] = formataddr((self._sender_name, self._sender))
+        mail["To"] = to
+        mail["Subject"] = subject
+        mail["Message-ID"] = message_id
+        mail["Date"] = format_datetime(date)
+        mail.set_content(body)
+        await aiosmtplib.send(mail, hostname=self._host, port=self._port, timeout=self._timeout,
+                              start_tls=False, use_tls=False)
+
+
 class SmtpEmailNotifier:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, host: str, port: int, sender: str,
                  sender_name: str, timeout: float = 10.0) -> None:
         self._sessions = sessions
-        self._host, self._port, self._timeout = host, port, timeout
-        self._sender, self._sender_name = sender, sender_name
-        self._domain = sender.rsplit("@", 1)[-1]
+        self._smtp = SmtpSender(host=host, port=port, sender=sender, sender_name=sender_name, timeout=timeout)
+        self._domain = self._smtp.domain
 
     async def send(self, message: OutgoingMessage) -> None:
         row = await self._claim(message)
         if row.delivered_at is not None:
             return  # sent by an earlier attempt
-        mail = EmailMessage()
-        mail["From"] = formataddr((self._sender_name, self._sender))
-        mail["To"] = row.recipient
-        mail["Subject"] = row.subject
-        mail["Message-ID"] = row.message_id
-        mail["Date"] = format_datetime(row.sent_at)
-        mail.set_content(row.body)
+        assert row.message_id is not None
         # Transient SMTP failures raise: the activity is retried and the row is still pending.
-        await aiosmtplib.send(mail, hostname=self._host, port=self._port, timeout=self._timeout,
-                              start_tls=False, use_tls=False)
+        await self._smtp.send(to=row.recipient, subject=row.subject, body=row.body, message_id=row.message_id,
+                              date=row.sent_at)
         async with transaction(self._sessions) as session:
             stored = await session.get(CustomerMessage, row.id)
             if stored is not None and stored.delivered_at is None:
@@ -65,3 +80,19 @@ class SmtpEmailNotifier:
                 return (await session.execute(select(CustomerMessage).where(
                     CustomerMessage.order_id == message.order_id, CustomerMessage.sequence == message.sequence,
                     CustomerMessage.channel == message.channel))).scalar_one()
+
+
+class SmtpOpsNotifier:
+    """Each alert as one mail to the operations address; the Message-ID is the alert's, so a
+    retried notification is recognisable as the same mail."""
+
+    def __init__(self, smtp: SmtpSender, ops_address: str) -> None:
+        self._smtp, self._to = smtp, ops_address
+
+    async def notify(self, alert: AlertNotice) -> None:
+        about = f" — order {alert.order_id}" if alert.order_id else (f" — {alert.reference}" if alert.reference else "")
+        await self._smtp.send(
+            to=self._to, subject=f"[Orderflow alert] {alert.kind.value.replace('_', ' ')}{about}",
+            body=f"{alert.message}\n\nAlert {alert.alert_id}, raised {alert.raised_at.isoformat()}.\n"
+                 f"Open alerts: GET /alerts. Resolve: POST /alerts/{alert.alert_id}/resolve.\n",
+            message_id=f"<alert-{alert.alert_id}@{self._smtp.domain}>", date=alert.raised_at)

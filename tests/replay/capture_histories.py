@@ -187,3 +187,30 @@ async def test_capture_returns(make_harness) -> None:
         handle = await start(h, await delivered_order(h.sessions, external_reference="REPLAY-R2"), 3600)
         await handle.result()
         await _save(handle, "no_parcel_expired", workflow_type="return")
+
+
+async def test_capture_alerts(make_harness) -> None:
+    """The "alerts" patch (a carrier exception raises an alert), the attention signal, and one
+    run of the escalation sweep workflow."""
+    from domain.models import AttentionChange
+    from workflows.escalations import EscalationSweepWorkflow
+
+    async with make_harness() as h:
+        handle = await h.start(external_reference="REPLAY-ALERTS")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.signal(OrderWorkflow.attention_changed, AttentionChange(open_alerts=1, message="late pick"))
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        await handle.signal(OrderWorkflow.attention_changed, AttentionChange(open_alerts=0, message="resolved"))
+        view = await wait_for_status(handle, OrderStatus.SHIPPED)
+        for event in (TrackingEventKind.EXCEPTION, TrackingEventKind.DELIVERED):
+            await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+                tracking_number=view.shipment.tracking_number, event=event, description="address not found"))
+        await handle.execute_update(OrderWorkflow.submit_feedback, FeedbackInput(rating=4))
+        await handle.result()
+        await _save(handle, "alerts_exception_then_delivered")
+
+        sweep = await h.env.client.start_workflow(EscalationSweepWorkflow.run, id="replay-escalation-sweep",
+                                                  task_queue=h.task_queue)
+        await sweep.result()
+        await _save(sweep, "one_run", workflow_type="escalation")
