@@ -7,6 +7,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.metrics import count_alert
 from activities.ports import AlertNotice, OpsNotifier
 from domain.enums import AlertKind
 from domain.models import AlertRaised, AttentionChange, EscalationSweep, EscalationSweepResult, RaiseAlertRequest
@@ -52,6 +53,7 @@ class AlertActivities:
             alert = await store.raise_alert(session, spec, request.raised_at)
             open_alerts = await store.open_alert_count(session, request.order_id) if request.order_id else 0
         if alert is not None:
+            count_alert(request.kind)
             log.warning("alert raised", kind=request.kind, order_id=request.order_id, alert_id=alert.id)
         await self._notify_pending()
         return AlertRaised(alert_id=alert.id if alert else None, open_alerts=open_alerts)
@@ -73,6 +75,7 @@ class AlertActivities:
             touched = {a.order_id: a for a in [*resolved, *raised] if a.order_id}
             counts = {order_id: await store.open_alert_count(session, order_id) for order_id in touched}
         for alert in raised:
+            count_alert(alert.kind)
             log.warning("alert raised", kind=alert.kind, order_id=alert.order_id, reference=alert.reference,
                         alert_id=alert.id)
         notified = await self._notify_pending()
