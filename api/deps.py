@@ -9,15 +9,17 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import ApiError
 from api.schemas import ORDER_ID_PATTERN
+from domain.accountability import Actor
 from domain.enums import Role
 from settings import Settings
-from storage.api_keys import find_active_key
-from storage.models import Order
+from storage.api_keys import find_active_key, touch_last_used
+from storage.models import Order, utcnow
 from storage.queries import get_order
 
 
@@ -49,9 +51,14 @@ class Principal:
     role: Role
     name: str
     channel: str | None
+    key_id: int | None = None
 
     def can_see(self, order: Order) -> bool:
         return self.role != Role.CHANNEL or order.channel == self.channel
+
+    def actor(self, person: str | None = None) -> Actor:
+        """The key as the actor of a staff action; ``person`` is whom the caller names."""
+        return Actor(key_name=self.name, role=self.role.value, person=person or None)
 
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'APIKey header="X-API-Key"'}
@@ -65,8 +72,13 @@ async def authenticate(api_key: Annotated[str | None, Depends(_api_key_header)],
     if row is None:
         raise ApiError(401, "the API key in X-API-Key is unknown or revoked; ask operations for a valid key",
                        headers=UNAUTHORIZED_HEADERS)
-    principal = Principal(role=Role(row.role), name=row.name, channel=row.channel)
+    principal = Principal(role=Role(row.role), name=row.name, channel=row.channel, key_id=row.id)
     structlog.contextvars.bind_contextvars(role=principal.role.value, key_name=principal.name)
+    try:
+        await touch_last_used(sessions, row, utcnow())
+    except SQLAlchemyError:
+        # Bookkeeping only: a busy database must not refuse an authenticated request.
+        structlog.get_logger(__name__).warning("could not note the key's last use", exc_info=True)
     return principal
 
 

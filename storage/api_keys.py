@@ -1,15 +1,36 @@
-"""API keys: stored as SHA-256 hashes, looked up per request; the dev profile's documented
-keys are upserted at API start, and a production profile refuses to run while any is active."""
+"""API keys: stored as SHA-256 hashes, looked up per request; created, listed and revoked
+by operations (the plain key is shown once, at creation); the dev profile's documented keys
+are upserted at API start, and a production profile refuses to run while any is active."""
 
 import hashlib
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.enums import Role
 from storage.db import transaction
-from storage.models import ApiKey
+from storage.models import ApiKey, utcnow
+
+# A recognisable prefix, so a leaked key is easy to spot in logs and by secret scanners.
+KEY_PREFIX = "of_"
+# last_used_at is kept to the minute: one write per key a minute, not one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class DuplicateKeyName(Exception):
+    """An active key has this name already."""
+
+
+class UnknownKey(Exception):
+    """No key with this id."""
+
+
+class LastOpsKey(Exception):
+    """Revoking this key would leave no active ops key."""
 
 # key -> (role, name, channel), the shape of ``settings.DEV_API_KEYS``
 KeySpecs = Mapping[str, tuple[str, str, str | None]]
@@ -57,3 +78,62 @@ async def active_keys_among(sessions: async_sessionmaker[AsyncSession], keys: Ke
             select(ApiKey.key_hash).where(ApiKey.key_hash.in_(by_hash), ApiKey.revoked.is_(False))
         )).scalars()
         return sorted(by_hash[h] for h in found)
+
+
+def new_plain_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def create_key(sessions: async_sessionmaker[AsyncSession], *, name: str, role: Role, channel: str | None,
+                     created_by: str) -> tuple[ApiKey, str]:
+    """A new key: its record and the plain key (stored nowhere). Raises ``DuplicateKeyName``
+    when an active key has the name (the unique index decides, also between racing calls)."""
+    plain = new_plain_key()
+    row = ApiKey(name=name, role=role.value, channel=channel, key_hash=hash_key(plain), revoked=False,
+                 created_by=created_by)
+    try:
+        async with transaction(sessions) as session:
+            session.add(row)
+    except IntegrityError as exc:
+        raise DuplicateKeyName(name) from exc
+    return row, plain
+
+
+async def list_keys(session: AsyncSession, *, include_revoked: bool = True) -> Sequence[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked.is_(False))
+    return (await session.execute(query)).scalars().all()
+
+
+async def revoke_key(sessions: async_sessionmaker[AsyncSession], key_id: int, *, revoked_by: str) -> tuple[ApiKey, bool]:
+    """Revoke the key; returns it and whether this call revoked it (False: it was already).
+
+    Raises ``UnknownKey``, or ``LastOpsKey`` when it is the last active ops key (operations
+    would lock themselves out). The active ops keys are locked first (row locks on PostgreSQL;
+    SQLite's write transaction holds the database), so two operators revoking the last two ops
+    keys at once cannot both succeed.
+    """
+    async with transaction(sessions) as session:
+        active_ops = (await session.execute(
+            select(ApiKey).where(ApiKey.role == Role.OPS.value, ApiKey.revoked.is_(False))
+            .order_by(ApiKey.id).with_for_update())).scalars().all()
+        row = await session.get(ApiKey, key_id, with_for_update=True)
+        if row is None:
+            raise UnknownKey(key_id)
+        if row.revoked:
+            return row, False
+        if row.role == Role.OPS.value and [k.id for k in active_ops] == [row.id]:
+            raise LastOpsKey(row.name)
+        row.revoked = True
+        row.revoked_at = utcnow()
+        row.revoked_by = revoked_by
+    return row, True
+
+
+async def touch_last_used(sessions: async_sessionmaker[AsyncSession], row: ApiKey, now: datetime) -> None:
+    """Note that the key was used, at most once per ``LAST_USED_RESOLUTION``."""
+    if row.last_used_at is not None and now - row.last_used_at < LAST_USED_RESOLUTION:
+        return
+    async with transaction(sessions) as session:
+        await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))

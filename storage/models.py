@@ -17,12 +17,14 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.sql import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -71,6 +73,9 @@ class Customer(Base):
     locale: Mapped[str] = mapped_column(String(10), default="nl")
     notification_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the customer's personal data was erased (storage.erasure): nothing is sent to
+    # them any more, and their record holds no personal data.
+    erased_at: Mapped[datetime | None]
 
 
 class Product(Base):
@@ -133,6 +138,10 @@ class StockMovement(Base):
     # Set where a caller can repeat the same change (a goods receipt): booked once.
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(String(500))
+    # Who booked it, for movements a person caused (adjustment, goods receipt, return
+    # inspection): the API key's name and role. NULL for what the system did by itself.
+    actor: Mapped[str | None] = mapped_column(String(100))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -391,7 +400,15 @@ class OrderDocument(Base):
 
 
 class ApiKey(Base):
+    """An API key, stored as the SHA-256 of the key (the key itself is shown once, at creation).
+    Its name says who acts with it and is unique among active keys, so every recorded action
+    names one key."""
+
     __tablename__ = "api_keys"
+    __table_args__ = (
+        Index("uq_api_keys_active_name", "name", unique=True,
+              sqlite_where=text("revoked = false"), postgresql_where=text("revoked = false")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -400,6 +417,12 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The name of the key that created / revoked it (NULL: the dev profile's keys, made at start).
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+    # Updated at most once a minute (storage.api_keys.LAST_USED_RESOLUTION), not per request.
+    last_used_at: Mapped[datetime | None]
 
 
 # --- sandbox outside systems: what the simulated services recorded ---------------------
@@ -574,6 +597,9 @@ class Refund(Base):
     idempotency_key: Mapped[str] = mapped_column(String(255))
     amount: Mapped[Decimal]  # the whole refund, shipping included
     shipping_amount: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
+    # Who caused it: for a return, the key that sent the inspection (its name and role).
+    actor: Mapped[str | None] = mapped_column(String(100))
+    actor_role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -675,3 +701,42 @@ class DiscountRedemption(Base):
 # The order's discount, loaded with the order (its totals show it); declared here so the
 # Order class above stays as it is.
 Order.discount = relationship(DiscountRedemption, lazy="selectin", uselist=False, viewonly=True)  # type: ignore[attr-defined]
+
+
+# --- accountability and personal data ---------------------------------------------------
+
+
+class StaffAction(Base):
+    """The action log: one row per staff action done through the API (pick, pack, handover,
+    cancel, goods receipt, return inspection, stock adjustment, ...), with the API key that did
+    it. Order-bound rows show on the order's timeline, also after its workflow has closed.
+    ``detail`` is written by Orderflow (quantities, SKUs, bins), never a caller's free text, so
+    the log holds no customer's personal data."""
+
+    __tablename__ = "staff_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(100))  # the API key's name
+    actor_role: Mapped[str] = mapped_column(String(16))
+    person: Mapped[str | None] = mapped_column(String(100))  # who the caller said did it
+    order_id: Mapped[str | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    return_id: Mapped[str | None] = mapped_column(String(40))
+    purchase_order_id: Mapped[str | None] = mapped_column(String(40))
+    sku: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CustomerErasure(Base):
+    """The erasure log: that (and when, by whom) a customer's personal data was erased. It
+    holds Orderflow's opaque customer id and counts, no personal data."""
+
+    __tablename__ = "customer_erasures"
+
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_by: Mapped[str] = mapped_column(String(100))
+    erased_by_role: Mapped[str] = mapped_column(String(16))
+    # What was erased: table -> rows changed or deleted (for the answer and the audit).
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
