@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # that the order completes without feedback. Short values make a quick demo.
     feedback_request_delay_seconds: float = timedelta(days=3).total_seconds()
     feedback_wait_seconds: float = timedelta(days=14).total_seconds()
+    # One reminder this long after feedback was asked for, if there is no answer yet (0: none).
+    feedback_reminder_after_seconds: float = Field(default=timedelta(days=7).total_seconds(), ge=0)
 
     # Out of stock: how long a customer has to answer the "ask" policy and what applies when
     # they do not (preorder, cancel = drop the missing lines, cancel_order).

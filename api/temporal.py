@@ -59,6 +59,7 @@ def order_workflow_input(settings: Settings, order_id: str) -> OrderWorkflowInpu
         order_id=order_id,
         feedback_request_delay_seconds=settings.feedback_request_delay_seconds,
         feedback_wait_seconds=settings.feedback_wait_seconds,
+        feedback_reminder_after_seconds=settings.feedback_reminder_after_seconds,
         backorder_decision_timeout_seconds=settings.backorder_decision_timeout_seconds,
         backorder_default=settings.backorder_default,
         authorization_validity_seconds=settings.authorization_validity_seconds,

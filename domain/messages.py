@@ -39,6 +39,10 @@ _TEXT: dict[str, dict[OrderStatus, str]] = {
         OrderStatus.COMPLETED: "Bedankt voor je bestelling.",
     },
 }
+# A feedback request sent again (same status, this reason) reads as a reminder.
+FEEDBACK_REMINDER = "feedback reminder"
+_REMINDER = {"en": "A gentle reminder: how did we do? Your feedback takes a minute.",
+             "nl": "Een vriendelijke herinnering: hoe hebben we het gedaan? Je mening kost maar een minuut."}
 _SUBJECT = {"en": "Your order {order_id}: {status}", "nl": "Je bestelling {order_id}: {status}"}
 _TRACKING = {"en": "Track your parcel: {number}", "nl": "Volg je pakket: {number}"}
 _REASON = {"en": "Reason: {reason}", "nl": "Reden: {reason}"}
@@ -59,6 +63,8 @@ def render_status_message(
     """(subject, body) of the message for this status change."""
     lang = language(locale)
     body = [_TEXT[lang].get(status, status.value)]
+    if status == OrderStatus.FEEDBACK_REQUESTED and reason == FEEDBACK_REMINDER:
+        body = [_REMINDER[lang]]
     if reason and status in _EXPLAINED:
         body.append(_REASON[lang].format(reason=reason))
     if tracking_number:

@@ -29,6 +29,9 @@ class OrderWorkflowInput(BaseModel):
     order_id: str
     feedback_request_delay_seconds: float = 3 * 24 * 3600
     feedback_wait_seconds: float = 14 * 24 * 3600
+    # One reminder this long after feedback was asked for (None: no reminder, as for orders
+    # placed before reminders existed); counts within feedback_wait_seconds.
+    feedback_reminder_after_seconds: float | None = None
     # Out of stock with backorder policy "ask": how long the customer has to answer, and what
     # applies when they do not ("preorder", "cancel" the missing lines, or "cancel_order").
     backorder_decision_timeout_seconds: float = 48 * 3600

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.shipping import ShippingActivities
     from activities.warehouse import WarehouseActivities
     from domain.warehouse import WarehouseRequest
+    from domain.messages import FEEDBACK_REMINDER
     from domain import rules
     from domain.enums import (
         AlertKind,
@@ -357,7 +358,13 @@ class OrderWorkflow:
             return
         if self._status == OrderStatus.DELIVERED and not await self._feedback_within(input.feedback_request_delay_seconds):
             await self._set_status(OrderStatus.FEEDBACK_REQUESTED, "feedback asked for")
-            await self._feedback_within(input.feedback_wait_seconds)
+            wait, reminder = input.feedback_wait_seconds, input.feedback_reminder_after_seconds
+            # Input-determined, so orders started without a reminder replay unchanged.
+            if reminder is not None and 0 < reminder < wait:
+                if not await self._feedback_within(reminder):
+                    await self._set_status(OrderStatus.FEEDBACK_REQUESTED, FEEDBACK_REMINDER)
+                wait -= reminder
+            await self._feedback_within(wait)
         reason = f"feedback: {self._feedback.rating}/5" if self._feedback else "no feedback received"
         await self._set_status(OrderStatus.COMPLETED, reason)
 

@@ -111,3 +111,35 @@ async def test_feedback_before_delivery_is_refused(make_harness) -> None:
         view = await handle.query(OrderWorkflow.view)
         assert view.rating is None
         await handle.terminate("test done")
+
+
+async def test_one_feedback_reminder_then_completed_without_an_answer(make_harness) -> None:
+    async with make_harness(own_server=True) as h:
+        handle = await h.start(workflow_input={"feedback_reminder_after_seconds": timedelta(days=7).total_seconds()})
+        await drive_to_delivered(handle)
+        result = await handle.result()  # request after 3 days, reminder 7 days later, close 7 days after that
+
+    statuses = [e.status for e in result.timeline if e.kind == TimelineKind.STATUS]
+    assert statuses == [*FULL_PATH[:-1], OrderStatus.FEEDBACK_REQUESTED, OrderStatus.COMPLETED]
+    reminder = [e for e in result.timeline if e.message == "feedback reminder"]
+    asked = [e for e in result.timeline if e.message == "feedback asked for"]
+    assert len(reminder) == 1
+    assert timedelta(days=7) <= reminder[0].at - asked[0].at < timedelta(days=7, minutes=1)
+    assert timedelta(days=14) <= result.timeline[-1].at - asked[0].at < timedelta(days=14, minutes=1)
+    async with h.sessions() as s:
+        bodies = (await s.execute(select(CustomerMessage.body).where(
+            CustomerMessage.order_id == result.order_id, CustomerMessage.channel == "email")
+            .order_by(CustomerMessage.sequence))).scalars().all()
+    assert "herinnering" in bodies[-1] and len(bodies) == 5  # Anna's locale is Dutch
+
+
+async def test_no_reminder_once_the_customer_answered(make_harness) -> None:
+    async with make_harness(own_server=True) as h:
+        handle = await h.start(workflow_input={"feedback_reminder_after_seconds": timedelta(days=7).total_seconds()})
+        await drive_to_delivered(handle)
+        await h.env.sleep(timedelta(days=4))
+        await wait_for_status(handle, OrderStatus.FEEDBACK_REQUESTED)
+        await handle.execute_update(OrderWorkflow.submit_feedback, FeedbackInput(rating=5))
+        result = await handle.result()
+    assert not any(e.message == "feedback reminder" for e in result.timeline)
+    assert result.timeline[-1].message == "feedback: 5/5"
