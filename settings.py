@@ -1,16 +1,20 @@
 """Orderflow's settings: the one place that reads the environment (prefix ``ORDERFLOW_``,
 plus ``DATABASE_URL``). Every process builds one ``Settings`` and passes what it needs on."""
 
+import base64
+import binascii
+import ipaddress
+import json
 from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from domain.enums import BackorderDecision
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
 
@@ -30,6 +34,11 @@ DEV_API_KEYS = {
 
 # The dev profile's documented carrier secret; production refuses to start with it.
 DEV_CARRIER_SIGNING_SECRET = "carrier-dev-secret"
+
+# The dev profile's documented payload encryption key (32 bytes, base64): it is public, so it
+# hides nothing; production refuses to start with it.
+DEV_PAYLOAD_KEY_ID = "dev"
+DEV_PAYLOAD_KEY = "b3JkZXJmbG93LWRldi1wYXlsb2FkLWtleS1wdWJsaWM="
 
 
 class Settings(BaseSettings):
@@ -122,6 +131,97 @@ class Settings(BaseSettings):
     seller_address: str = "Keizersgracht 100, 1015 AA Amsterdam, NL"
     seller_vat_number: str = "NL000099998B57"
     seller_coc_number: str = "12345678"
+
+    # --- Payload encryption and the codec server (codec.py, codec_server.py) ---
+    # Every payload in Temporal is encrypted (AES-256-GCM) with the key payload_key_id names.
+    # ORDERFLOW_PAYLOAD_KEYS is JSON: {"key id": "<32 random bytes in base64>", ...}. Rotation
+    # adds a key and makes it current; old keys stay listed so older histories stay readable.
+    payload_keys: dict[str, SecretStr] = Field(default_factory=lambda: {DEV_PAYLOAD_KEY_ID: SecretStr(DEV_PAYLOAD_KEY)})
+    payload_key_id: str = DEV_PAYLOAD_KEY_ID
+    # The codec server decrypts payloads for the Temporal UI and the temporal CLI of operators
+    # who send "Authorization: Bearer <codec_server_token>". Without a token (dev profile
+    # only) it serves only while bound to a loopback address. The CORS origins are the UI's
+    # (JSON list or comma-separated); empty means the local dev UI on temporal_ui_port.
+    codec_server_host: str = "127.0.0.1"
+    codec_server_port: int = 8081
+    codec_server_token: SecretStr | None = None
+    codec_cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("codec_cors_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            return json.loads(value) if value.lstrip().startswith("[") else \
+                [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _payload_keys_usable(self) -> "Settings":
+        for key_id, key in self.payload_keys.items():
+            try:
+                raw = base64.b64decode(key.get_secret_value(), validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    f"ORDERFLOW_PAYLOAD_KEYS: key {key_id!r} must be 32 random bytes in base64 (44 characters); "
+                    "make one with: python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'")
+        if self.payload_key_id not in self.payload_keys:
+            raise ValueError(f"ORDERFLOW_PAYLOAD_KEY_ID {self.payload_key_id!r} is not among ORDERFLOW_PAYLOAD_KEYS "
+                             f"({', '.join(sorted(self.payload_keys)) or 'none'}); add the key or pick one of those")
+        if self.profile == Profile.PRODUCTION and base64.b64decode(DEV_PAYLOAD_KEY) in self.payload_key_material().values():
+            raise ValueError("the production profile needs its own ORDERFLOW_PAYLOAD_KEYS and "
+                             "ORDERFLOW_PAYLOAD_KEY_ID, not the documented dev payload key")
+        if not self.codec_cors_origins:
+            self.codec_cors_origins = [f"http://localhost:{self.temporal_ui_port}",
+                                       f"http://127.0.0.1:{self.temporal_ui_port}"]
+        return self
+
+    def payload_key_material(self) -> dict[str, bytes]:
+        return {key_id: base64.b64decode(key.get_secret_value()) for key_id, key in self.payload_keys.items()}
+
+    @property
+    def codec_server_on_loopback(self) -> bool:
+        if self.codec_server_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.codec_server_host).is_loopback
+        except ValueError:
+            return False
+
+    # --- Metrics and tracing (README: Metrics and tracing) ---
+    # The worker serves Prometheus metrics (the Temporal SDK's and Orderflow's business
+    # metrics) at http://<worker_metrics_address>/metrics; empty turns the endpoint off.
+    worker_metrics_address: str = "127.0.0.1:9464"
+    # The API's GET /metrics is open (Prometheus sends no API key, and the figures hold no
+    # personal data) unless a token is set: then it needs "Authorization: Bearer <token>".
+    api_metrics_token: SecretStr | None = None
+    # Tracing is off unless an OTLP/gRPC collector is named (e.g. http://127.0.0.1:4317):
+    # then the API and the worker export spans there, and log lines carry the trace id.
+    otlp_endpoint: str | None = None
+
+    # --- Temporal beyond the dev server (README: Production deployment) ---
+    # temporal_tls: TLS to the frontend, checked against the system's CA roots. A client
+    # certificate and key (PEM files) add mutual TLS (Temporal Cloud's mTLS, or a cluster that
+    # asks for one); temporal_tls_ca trusts a private CA instead of the system's. An API key
+    # (Temporal Cloud) travels as a bearer token and implies TLS.
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    # The worker and `python -m scripts.prepare_temporal` register the search attributes and
+    # set the retention through the operator API. Temporal Cloud does not take that from SDK
+    # clients: there, create them with tcld or in the Cloud UI and set this to false (then
+    # prepare_temporal only checks that they are there).
+    temporal_manage_namespace: bool = True
+
+    @model_validator(mode="after")
+    def _temporal_client_certificate_pair(self) -> "Settings":
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            raise ValueError("ORDERFLOW_TEMPORAL_TLS_CERT and ORDERFLOW_TEMPORAL_TLS_KEY go together: a client "
+                             "certificate needs its private key (set both, or neither)")
+        return self
 
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON when stdout is not a terminal

@@ -123,6 +123,8 @@ def ports_needed(settings: Settings) -> list[Port]:
         Port("API", settings.api_host, settings.api_port, "ORDERFLOW_API_PORT", str(settings.api_port + 1)),
         Port("SMTP mail sink", settings.smtp_host, settings.smtp_port, "ORDERFLOW_SMTP_PORT",
              str(settings.smtp_port + 1)),
+        Port("codec server", settings.codec_server_host, settings.codec_server_port, "ORDERFLOW_CODEC_SERVER_PORT",
+             str(settings.codec_server_port + 1)),
     ]
 
 
@@ -145,8 +147,18 @@ def temporal_command(settings: Settings) -> list[str]:
         "--db-filename", str(settings.temporal_db_file),
         "--namespace", settings.temporal_namespace,
         "--ui-disable-news-fetch",  # no internet needed
+        # Payloads are encrypted; the UI decrypts them through our codec server.
+        "--ui-codec-endpoint", codec_server_url(settings),
         "--log-level", "warn",
     ]
+
+
+def codec_server_url(settings: Settings) -> str:
+    return f"http://{browsable(settings.codec_server_host)}:{settings.codec_server_port}"
+
+
+def codec_server_command() -> list[str]:
+    return [sys.executable, str(ROOT / "codec_server.py")]
 
 
 def mail_sink_command(settings: Settings) -> list[str]:
@@ -350,6 +362,10 @@ def banner(settings: Settings, health: int | None) -> str:
         "                (a quick demo: ORDERFLOW_FEEDBACK_REQUEST_DELAY_SECONDS=30 make run)",
         f"  Customer mail smtp://{browsable(settings.smtp_host)}:{settings.smtp_port}, every mail appended to {mbox}",
         f"                (read it: less {mbox}, or mutt -f {mbox})",
+        f"  Codec server  {codec_server_url(settings)}: payloads in Temporal are encrypted "
+        f"(key id {settings.payload_key_id}); the UI decrypts them here"
+        + ("" if settings.codec_server_token is None else
+           "\n                (a token is set, so the local UI cannot decrypt: use the CLI with --codec-auth)"),
     ]
     if settings.profile == Profile.DEV:
         lines.append("  API keys (header X-API-Key):")
@@ -433,6 +449,9 @@ class Launcher:
 
         say(f"starting the SMTP mail sink on {s.smtp_host}:{s.smtp_port}")
         await self.supervisor.start("mail", mail_sink_command(s))
+        say(f"starting the codec server on {s.codec_server_host}:{s.codec_server_port}")
+        await self.supervisor.start("codec", codec_server_command())
+        await self.until(wait_for_http(f"{codec_server_url(s)}/healthz", want_ok=True), "the codec server")
         say("starting the worker")
         await self.supervisor.start("worker", worker_command())
         say("starting the API")

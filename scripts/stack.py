@@ -10,6 +10,8 @@ resilience tests kill and restart single children by name.
 """
 
 import asyncio
+import base64
+import json
 import os
 import signal
 import socket
@@ -24,10 +26,10 @@ from typing import IO, Any
 import httpx
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+import temporal_client
 from scripts.dev import prepare_database
-from settings import ROOT
+from settings import ROOT, Settings
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
@@ -136,6 +138,7 @@ class Stack:
     temporal: Client
     processes: Processes
     directory: Path
+    settings: Settings  # what this process needs to talk to the stack (its payload keys)
 
     async def restart_worker(self) -> None:
         self.processes.restart("worker")
@@ -143,8 +146,8 @@ class Stack:
     async def restart_temporal(self) -> None:
         """Start the dev server again on the same database file and port; wait until it answers."""
         self.processes.restart("temporal")
-        await eventually(self.processes, "the restarted Temporal dev server", lambda: Client.connect(
-            self.temporal_address, data_converter=pydantic_data_converter))
+        await eventually(self.processes, "the restarted Temporal dev server", lambda: temporal_client.connect(
+            self.settings, self.temporal_address))
 
 
 async def eventually(processes: Processes, what: str, attempt: Any, timeout: float = STARTUP_TIMEOUT) -> Any:
@@ -181,6 +184,10 @@ async def running_stack(directory: Path, settings_env: dict[str, str] | None = N
 
     temporal_port, api_port = free_port(), free_port()
     temporal_address = f"127.0.0.1:{temporal_port}"
+    # One payload key for every process of the stack and for its client here, made up per
+    # stack so that nothing works only by falling back on the documented dev key.
+    payload_key = {"ORDERFLOW_PAYLOAD_KEYS": json.dumps({"stack": base64.b64encode(os.urandom(32)).decode()}),
+                   "ORDERFLOW_PAYLOAD_KEY_ID": "stack"}
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -190,13 +197,17 @@ async def running_stack(directory: Path, settings_env: dict[str, str] | None = N
         "ORDERFLOW_API_HOST": "127.0.0.1",
         "ORDERFLOW_API_PORT": str(api_port),
         "ORDERFLOW_LOG_JSON": "true",
+        **payload_key,
         **(settings_env or {}),
     }
+    settings = Settings(payload_keys=json.loads(env["ORDERFLOW_PAYLOAD_KEYS"]),  # type: ignore[call-arg]
+                        payload_key_id=env["ORDERFLOW_PAYLOAD_KEY_ID"], temporal_address=temporal_address,
+                        _env_file=None)
     processes = Processes(directory, env)
     try:
         processes.start("temporal", temporal_argv(temporal_port, directory / "temporal.db"))
-        client = await eventually(processes, "the Temporal dev server", lambda: Client.connect(
-            temporal_address, data_converter=pydantic_data_converter))
+        client = await eventually(processes, "the Temporal dev server", lambda: temporal_client.connect(
+            settings, temporal_address))
 
         # The worker prepares the namespace (search attributes, retention) before it polls;
         # the API starts workflows with those attributes, so it starts once they exist.
@@ -221,6 +232,6 @@ async def running_stack(directory: Path, settings_env: dict[str, str] | None = N
 
             await eventually(processes, "the API (GET /healthz)", healthy)
         yield Stack(api_url=api_url, temporal_address=temporal_address, database_url=database_url, temporal=client,
-                    processes=processes, directory=directory)
+                    processes=processes, directory=directory, settings=settings)
     finally:
         processes.stop_all(quiet=quiet)

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+import temporal_client
 from settings import Settings
 from storage.db import create_engine, create_session_factory, is_sqlite
 from storage.migrate import upgrade
@@ -27,6 +27,8 @@ BIN = Path(sys.executable).parent
 TEMPORAL_CLI = str(BIN / "temporal")
 TEMPORAL_TEST_SERVER = str(BIN / "temporal-test-server")
 SEARCH_ATTRIBUTES = list(search_attributes.ALL)
+# The converter of every test server's client (and so of its workers): the dev payload key.
+DATA_CONVERTER = temporal_client.data_converter(Settings(_env_file=None))  # type: ignore[call-arg]
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +73,7 @@ def settings(database_url: str) -> Settings:
 
 async def start_time_skipping_server() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=TEMPORAL_TEST_SERVER, data_converter=pydantic_data_converter)
+        test_server_existing_path=TEMPORAL_TEST_SERVER, data_converter=DATA_CONVERTER)
     # The time-skipping server cannot list search attributes, only add them.
     await env.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
         namespace=env.client.namespace,
@@ -90,7 +92,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real dev server (in memory), for visibility queries by search attribute."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=TEMPORAL_CLI, data_converter=pydantic_data_converter,
+        dev_server_existing_path=TEMPORAL_CLI, data_converter=DATA_CONVERTER,
         search_attributes=SEARCH_ATTRIBUTES, ui=False)
     yield env
     await env.shutdown()

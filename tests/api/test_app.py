@@ -17,9 +17,9 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.examples import ORDER
+import temporal_client
 from api.main import create_app
 from settings import Profile, Settings
 from storage.db import create_engine, create_session_factory
@@ -37,7 +37,8 @@ def _closed_port() -> int:
 
 
 async def _unreachable_temporal() -> Client:
-    return await Client.connect(f"127.0.0.1:{_closed_port()}", lazy=True, data_converter=pydantic_data_converter)
+    return await temporal_client.connect(Settings(_env_file=None), f"127.0.0.1:{_closed_port()}",  # type: ignore[call-arg]
+                                         lazy=True)
 
 
 @asynccontextmanager

@@ -249,10 +249,9 @@ async def test_the_startup_sweep_starts_every_order_never_started(api: Api) -> N
 
 
 async def test_an_order_stored_while_temporal_is_down_answers_503_and_the_repeat_starts_it(api: Api) -> None:
-    from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
+    import temporal_client
 
-    down = await Client.connect("127.0.0.1:1", lazy=True, data_converter=pydantic_data_converter)
+    down = await temporal_client.connect(api.settings, "127.0.0.1:1", lazy=True)
     app = create_app(api.settings, temporal=down, configure_logs=False)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://orderflow.test") as http:

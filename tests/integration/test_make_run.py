@@ -1,5 +1,6 @@
 """``make run`` (``python -m scripts.dev``) as a developer uses it, on free ports and temporary
-files: it serves the API and the Temporal Web UI, Ctrl-C stops everything and leaves no
+files: it serves the API and the Temporal Web UI (decrypting payloads through the codec
+server), Ctrl-C stops everything and leaves no
 process behind, a child that dies stops the rest with a non-zero exit, and a taken port is
 named before anything starts."""
 
@@ -58,6 +59,7 @@ class MakeRun:
     ui_port: int
     output: list[str] = field(default_factory=list)
     children: list[int] = field(default_factory=list)
+    codec_port: int = 0
 
     @property
     def text(self) -> str:
@@ -87,7 +89,7 @@ async def _read(run: MakeRun) -> None:
 
 @pytest.fixture
 async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
-    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
+    api_port, temporal_port, ui_port, codec_port = free_port(), free_port(), free_port(), free_port()
     var = tmp_path / "var"  # not there yet, as on a fresh clone
     env = {
         **os.environ,
@@ -99,12 +101,13 @@ async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
         "ORDERFLOW_API_PORT": str(api_port),
         "ORDERFLOW_SMTP_PORT": str(free_port()),
         "ORDERFLOW_SMTP_SINK_MBOX": str(var / "mail.mbox"),
+        "ORDERFLOW_CODEC_SERVER_PORT": str(codec_port),
         "ORDERFLOW_LOG_JSON": "true",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "scripts.dev", cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    run = MakeRun(process, api_port, ui_port)
+    run = MakeRun(process, api_port, ui_port, codec_port=codec_port)
     reader = asyncio.create_task(_read(run))
     try:
         yield run
@@ -127,7 +130,7 @@ async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
 async def _ready(run: MakeRun) -> None:
     await run.wait_for("Press Ctrl-C to stop everything.")
     run.children = children_of(run.process.pid)
-    assert len(run.children) == 4, run.text  # dev server, SMTP mail sink, worker, API
+    assert len(run.children) == 5, run.text  # dev server, SMTP mail sink, codec server, worker, API
 
 
 async def test_make_run_serves_the_api_and_ui_and_ctrl_c_leaves_nothing_behind(make_run: MakeRun) -> None:
@@ -141,6 +144,15 @@ async def test_make_run_serves_the_api_and_ui_and_ctrl_c_leaves_nothing_behind(m
         assert health.status_code == 200, health.text
         ui = await http.get(f"http://127.0.0.1:{make_run.ui_port}/")
         assert ui.status_code == 200
+        # The UI is told to decrypt through the codec server, which lets the UI's origin in.
+        codec = f"http://127.0.0.1:{make_run.codec_port}"
+        ui_settings = (await http.get(f"http://127.0.0.1:{make_run.ui_port}/api/v1/settings")).json()
+        assert ui_settings["Codec"]["Endpoint"] == codec, ui_settings
+        preflight = await http.options(f"{codec}/decode", headers={
+            "Origin": f"http://localhost:{make_run.ui_port}", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace"})
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == f"http://localhost:{make_run.ui_port}"
 
     make_run.process.send_signal(signal.SIGINT)
 
@@ -166,7 +178,7 @@ async def test_a_taken_port_is_named_before_anything_starts(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         env = {**os.environ, "ORDERFLOW_API_HOST": "127.0.0.1", "ORDERFLOW_API_PORT": str(port),
                "ORDERFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "ORDERFLOW_TEMPORAL_UI_PORT": str(free_port()),
-               "ORDERFLOW_SMTP_PORT": str(free_port()),
+               "ORDERFLOW_SMTP_PORT": str(free_port()), "ORDERFLOW_CODEC_SERVER_PORT": str(free_port()),
                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never.db'}"}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "scripts.dev", cwd=ROOT, env=env,

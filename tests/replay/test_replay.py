@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+import temporal_client
+from settings import Settings
 from worker import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -22,6 +23,8 @@ def test_every_workflow_type_has_histories() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=list(WORKFLOWS), data_converter=pydantic_data_converter)
+    # The production converter: histories written before encryption pass through its codec.
+    replayer = Replayer(workflows=list(WORKFLOWS),
+                        data_converter=temporal_client.data_converter(Settings(_env_file=None)))  # type: ignore[call-arg]
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

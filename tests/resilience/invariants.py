@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator, Iterable
 
 import httpx
 from sqlalchemy import func, select
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer
+
+import temporal_client
 
 from scripts.bench_driver import BENCH_SKU, bounded, order_body
 from scripts.stack import CHANNEL_KEY, OPS_KEY, Stack
@@ -109,13 +110,13 @@ async def check(stack: Stack, expected: dict[str, str], on_hand_before: int) -> 
             CustomerMessage.order_id.in_(order_ids))) > 0
 
     # No history fails the replayer.
-    client = await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+    client = await temporal_client.connect(stack.settings, stack.temporal_address)
 
     async def histories() -> AsyncIterator[WorkflowHistory]:
         for oid in order_ids:
             yield await client.get_workflow_handle(f"order-{oid}").fetch_history()
 
     replayer = Replayer(workflows=[OrderWorkflow, ReplenishmentWorkflow, ReturnWorkflow],
-                        data_converter=pydantic_data_converter)
+                        data_converter=temporal_client.data_converter(stack.settings))
     results = await replayer.replay_workflows(histories(), raise_on_replay_failure=False)
     assert {run_id: str(err) for run_id, err in results.replay_failures.items()} == {}
