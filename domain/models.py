@@ -99,6 +99,12 @@ class ShipmentInfo(BaseModel):
     transit_days: int
     choice_reason: str
     status: ShipmentStatus = ShipmentStatus.BOOKED
+    # A shipment of several packages (colli) has a tracking number per package; the first is
+    # ``tracking_number``. Empty: one package. The shipment is delivered when all of them are.
+    package_tracking_numbers: list[str] = Field(default_factory=list)
+
+    def all_tracking_numbers(self) -> list[str]:
+        return self.package_tracking_numbers or [self.tracking_number]
 
 
 # --- status publication ---------------------------------------------------------------
