@@ -12,6 +12,7 @@ from temporalio import activity
 
 from activities.errors import refusal
 from activities.ports import Replenishment
+from domain.accountability import StaffActionKind
 from domain.discounts import vat_after_discount
 from domain.enums import BackorderPolicy, ErrorType, PurchaseOrderStatus
 from domain.models import ReleaseResult, ReservationResult, ReservedLine, StockRequest
@@ -29,6 +30,7 @@ from domain.stock import (
 )
 from storage.discounts import rediscount
 from storage.idempotency import run_once
+from storage.staff_actions import action_row
 from storage.models import (
     Order,
     OrderLine,
@@ -208,9 +210,18 @@ class InventoryActivities:
             po.status = PurchaseOrderStatus.RECEIVED if po.received == po.quantity else PurchaseOrderStatus.PARTIALLY_RECEIVED
             await session.execute(update(StockLevel).where(StockLevel.sku == po.sku)
                                   .values(on_hand=StockLevel.on_hand + receipt.quantity))
+            actor = receipt.actor
+            by = actor.label() if actor else receipt.received_by
             session.add(StockMovement(sku=po.sku, on_hand_delta=receipt.quantity, reason="goods receipt",
                                       purchase_order_id=po.id, idempotency_key=f"receipt:{receipt.receipt_id}",
-                                      note=f"received by {receipt.received_by}" if receipt.received_by else None))
+                                      note=f"received by {by}" if by else None,
+                                      actor=actor.key_name if actor else None,
+                                      actor_role=actor.role if actor else None))
+            if actor is not None:
+                # In the booking's own transaction: a repeated receipt id is neither booked
+                # nor logged twice.
+                session.add(action_row(StaffActionKind.GOODS_RECEIPT, actor, purchase_order_id=po.id, sku=po.sku,
+                                       detail=f"{receipt.quantity} x {po.sku}, receipt {receipt.receipt_id}"))
             await session.flush()
             allocations = []
             claims = (await session.execute(select(PreorderClaim).where(

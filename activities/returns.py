@@ -93,12 +93,14 @@ class ReturnActivities:
                 if restock:
                     await session.execute(update(StockLevel).where(StockLevel.sku == line.sku)
                                           .values(on_hand=StockLevel.on_hand + line.quantity))
+                actor = req.inspection.actor
+                by = actor.label() if actor else req.inspection.inspected_by
                 session.add(StockMovement(
                     sku=line.sku, on_hand_delta=line.quantity if restock else 0,
                     reason="return restocked" if restock else "return written off", order_id=ret.order_id,
                     idempotency_key=f"return:{ret.id}:line:{line.line_no}",
-                    note=f"return {ret.number}" + (f", inspected by {req.inspection.inspected_by}"
-                                                   if req.inspection.inspected_by else "")))
+                    note=f"return {ret.number}" + (f", inspected by {by}" if by else ""),
+                    actor=actor.key_name if actor else None, actor_role=actor.role if actor else None))
             ret.inspected_by = req.inspection.inspected_by
         return booked
 
@@ -141,7 +143,9 @@ class ReturnActivities:
             async with transaction(self._sessions) as session:
                 row = Refund(credit_note_number=await next_number(session, CREDIT_NOTE_SERIES), order_id=order.id,
                              return_id=ret.id, payment_id=payment.id, idempotency_key=req.idempotency_key,
-                             amount=amount, shipping_amount=min(shipping, max(Decimal("0.00"), amount - goods)))
+                             amount=amount, shipping_amount=min(shipping, max(Decimal("0.00"), amount - goods)),
+                             actor=req.actor.key_name if req.actor else None,
+                             actor_role=req.actor.role if req.actor else None)
                 session.add(row)
                 await session.execute(update(Payment).where(Payment.id == payment.id).values(
                     status=p.status.value, captured=p.captured, refunded=p.refunded))

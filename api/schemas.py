@@ -133,12 +133,19 @@ class ShipmentOut(BaseModel):
     choice_reason: str
 
 
+class ActorOut(BaseModel):
+    key_name: str = Field(description="The name of the API key that did it")
+    role: str = Field(description="That key's role")
+    person: str | None = Field(default=None, description="Who the caller said did it (e.g. a picker's name)")
+
+
 class TimelineOut(BaseModel):
     at: datetime
     kind: TimelineKind
-    status: OrderStatus
+    status: OrderStatus = Field(description="The order's status at that moment")
     message: str
     sequence: int | None = None
+    actor: ActorOut | None = Field(default=None, description="kind `action`: who did it")
 
 
 class FeedbackOut(BaseModel):

@@ -81,6 +81,7 @@ class TimelineKind(StrEnum):
     STATUS = "status"
     EVENT = "event"
     IGNORED = "ignored"
+    ACTION = "action"  # a staff action from the action log, with who did it (API only)
 
 
 class ErrorType(StrEnum):

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from domain.accountability import Actor
+
 # EU consumer law gives at least 14 days to withdraw; the setting may only lengthen it.
 MINIMUM_RETURN_WINDOW_DAYS = 14
 CENT = Decimal("0.01")
@@ -54,6 +56,8 @@ class InspectionInput(BaseModel):
 
     inspected_by: str | None = None
     lines: list[InspectedLine] = Field(min_length=1)
+    # The API key that sent it; None in inspections sent before keys were recorded.
+    actor: Actor | None = None
 
 
 class InspectionRequest(BaseModel):
@@ -75,6 +79,8 @@ class ReturnStepResult(BaseModel):
 class RefundRequest(BaseModel):
     return_id: str
     idempotency_key: str
+    # Who caused the refund: the inspection's sender (recorded on the refund and credit note).
+    actor: Actor | None = None
 
 
 class RefundResult(BaseModel):

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
+from domain.accountability import Actor
 from domain.enums import BackorderDecision, BackorderPolicy, PurchaseOrderStatus
 from domain.models import ReservedLine
 
@@ -110,6 +111,8 @@ class GoodsReceipt(BaseModel):
     quantity: int = Field(gt=0)
     receipt_id: str = Field(description="Idempotency key of this receipt: the same id is booked once")
     received_by: str | None = None
+    # The API key that booked it (ledger and action log); None in receipts sent before.
+    actor: Actor | None = None
 
 
 class Allocation(BaseModel):

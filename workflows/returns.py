@@ -83,7 +83,9 @@ class ReturnWorkflow:
         try:
             refund: RefundResult = await workflow.execute_activity_method(
                 ReturnActivities.refund_return,
-                RefundRequest(return_id=self._return_id, idempotency_key=f"{workflow.info().workflow_id}:refund"),
+                # The actor only changes the activity's input, not the commands: old histories replay.
+                RefundRequest(return_id=self._return_id, idempotency_key=f"{workflow.info().workflow_id}:refund",
+                              actor=self._inspection.actor if self._inspection else None),
                 start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=REFUND_RETRY)
         except ActivityError as err:
             cause = err.cause

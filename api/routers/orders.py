@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+from collections.abc import Sequence
+
 import structlog
 from fastapi import APIRouter, Body, Header, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +21,7 @@ from api.examples import ORDER_EXAMPLES
 from api.schemas import (
     CHANNEL_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
+    ActorOut,
     AddressOut,
     CancelBody,
     CustomerOut,
@@ -40,6 +43,7 @@ from api.schemas import (
     TimelineOut,
 )
 from api.temporal import ensure_started, live_view, send_update, workflow_id
+from domain.accountability import NOTED_BY_ORDER_WORKFLOW, Actor, StaffActionKind
 from domain.enums import OrderStatus, Role, TimelineKind
 from domain.intake import NewOrder
 from domain.models import CancelRequest, FeedbackInput, OrderView, StepConfirmation
@@ -47,7 +51,8 @@ from domain.rules import FINAL_STATUSES
 from domain.stock import BackorderDecisionInput
 from logs import get_logger
 from storage.db import transaction
-from storage.models import Order
+from storage.models import Order, StaffAction, utcnow
+from storage.staff_actions import order_actions, record_action
 from domain.discounts import DiscountRefused
 from storage.orders import UnknownSkus, add_order
 from storage.queries import (
@@ -121,7 +126,41 @@ def _base(order: Order) -> dict[str, Any]:
     )
 
 
-def from_view(order: Order, view: OrderView) -> OrderOut:
+ACTION_TEXT = {
+    StaffActionKind.PICK: "pick confirmed",
+    StaffActionKind.PICK_STEP: "pick-list step confirmed",
+    StaffActionKind.PACK: "pack confirmed",
+    StaffActionKind.HANDOVER: "handover confirmed",
+    StaffActionKind.CANCEL: "cancellation requested",
+    StaffActionKind.BACKORDER_DECISION: "out-of-stock question answered",
+    StaffActionKind.FEEDBACK: "feedback submitted",
+    StaffActionKind.RETURN_REQUEST: "return requested",
+    StaffActionKind.RETURN_INSPECTION: "return inspected",
+    StaffActionKind.GOODS_RECEIPT: "goods received",
+    StaffActionKind.STOCK_ADJUSTMENT: "stock adjusted",
+}
+
+
+def with_actions(timeline: list[TimelineOut], actions: Sequence[StaffAction], *, live: bool) -> list[TimelineOut]:
+    """The timeline with the order's staff actions from the action log, in time order, each
+    with who did it. A running workflow notes some actions itself (with the same actor), so
+    those are not added twice."""
+    entries = sorted(timeline, key=lambda e: e.at)
+    for a in actions:
+        kind = StaffActionKind(a.action)
+        if live and kind in NOTED_BY_ORDER_WORKFLOW:
+            continue
+        actor = Actor(key_name=a.actor, role=a.actor_role, person=a.person)
+        before = [e for e in entries if e.at <= a.occurred_at and e.kind != TimelineKind.ACTION]
+        status = before[-1].status if before else OrderStatus.RECEIVED
+        message = f"{ACTION_TEXT[kind]}{': ' + a.detail if a.detail else ''} by {actor.label()}"
+        entries.append(TimelineOut(at=a.occurred_at, kind=TimelineKind.ACTION, status=status, message=message,
+                                   actor=ActorOut(key_name=a.actor, role=a.actor_role, person=a.person)))
+        entries.sort(key=lambda e: e.at)
+    return entries
+
+
+def from_view(order: Order, view: OrderView, actions: Sequence[StaffAction] = ()) -> OrderOut:
     """A running order: progress from the workflow, the rest from the database record."""
     return OrderOut(
         **_base(order), status=view.status, status_sequence=view.sequence, needs_attention=view.needs_attention,
@@ -133,13 +172,13 @@ def from_view(order: Order, view: OrderView) -> OrderOut:
                                tracking_number=s.tracking_number, status=s.status, price=s.price,
                                transit_days=s.transit_days, choice_reason=s.choice_reason)
                    for s in ([view.shipment] if view.shipment else [])],
-        timeline=[TimelineOut.model_validate(e.model_dump()) for e in view.timeline],
+        timeline=with_actions([TimelineOut.model_validate(e.model_dump()) for e in view.timeline], actions, live=True),
         cancellation_reason=view.cancellation_reason,
         feedback=FeedbackOut(rating=view.rating) if view.rating is not None else None,
     )
 
 
-def from_record(order: Order, record: OrderRecord) -> OrderOut:
+def from_record(order: Order, record: OrderRecord, actions: Sequence[StaffAction] = ()) -> OrderOut:
     """A finished order (or one the workflow cannot be asked about): the database record."""
     p = record.payment
     status = OrderStatus(order.status)
@@ -151,8 +190,9 @@ def from_record(order: Order, record: OrderRecord) -> OrderOut:
         shipments=[ShipmentOut(shipment_id=s.id, carrier=s.carrier, service=s.service,
                                tracking_number=s.tracking_number, status=s.status, price=s.price,
                                transit_days=s.transit_days, choice_reason=s.choice_reason) for s in record.shipments],
-        timeline=[TimelineOut(at=e.occurred_at, kind=TimelineKind.STATUS, status=OrderStatus(e.status),
-                              message=e.reason or "", sequence=e.sequence) for e in record.events],
+        timeline=with_actions([TimelineOut(at=e.occurred_at, kind=TimelineKind.STATUS, status=OrderStatus(e.status),
+                                           message=e.reason or "", sequence=e.sequence) for e in record.events],
+                              actions, live=False),
         cancellation_reason=order.status_reason if status in (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED)
         else None,
         feedback=FeedbackOut(rating=record.feedback.rating, comment=record.feedback.comment)
@@ -164,7 +204,7 @@ async def _recorded(sessions: Sessions, order_id: str) -> OrderOut:
     async with sessions() as session:
         order = await get_order(session, order_id)
         assert order is not None
-        return from_record(order, await order_record(session, order_id))
+        return from_record(order, await order_record(session, order_id), await order_actions(session, order_id))
 
 
 # --- placement --------------------------------------------------------------------------
@@ -368,7 +408,9 @@ async def get_one(order_id: OrderId, principal: OrderReader, sessions: Sessions,
     if OrderStatus(order.status) not in FINAL_STATUSES and order.workflow_started:
         view = await live_view(temporal, order.id)
         if view is not None:
-            return from_view(order, view)
+            async with sessions() as session:
+                actions = await order_actions(session, order.id)
+            return from_view(order, view, actions)
     return await _recorded(sessions, order.id)
 
 
@@ -377,13 +419,24 @@ async def get_one(order_id: OrderId, principal: OrderReader, sessions: Sessions,
 
 async def _step(
     sessions: Sessions, temporal: Temporal, settings: SettingsDep, principal: Principal, order_id: str,
-    update: Any, arg: Any,
+    update: Any, arg: Any, action: StaffActionKind, actor: Actor, detail: str | None = None,
 ) -> StepOut:
     order = await load_order(sessions, principal, order_id)
     await ensure_started(temporal, settings, sessions, order)
+    sent_at = utcnow()
     result = await send_update(temporal, sessions, order, update, arg)
+    if result.accepted:
+        # A harmless repeat (accepted: false) changed nothing, so it is not an action.
+        await record_action(sessions, action, actor, sent_at=sent_at, order_id=order.id, detail=detail)
     log.info("order step", step=update.__name__, accepted=result.accepted, status=result.status)
     return StepOut(order_id=order.id, accepted=result.accepted, status=result.status, message=result.message)
+
+
+def _confirmation(principal: Principal, body: StepBody | None) -> tuple[StepConfirmation, Actor]:
+    """The workflow notes ``confirmed_by``: the person named in the body (if any) and always
+    the key that sent it, with its role."""
+    actor = principal.actor(body.confirmed_by if body else None)
+    return StepConfirmation(confirmed_by=actor.label()), actor
 
 
 OptionalStepBody = Annotated[StepBody | None, Body(openapi_examples={
@@ -408,8 +461,9 @@ async def cancel(
         return StepOut(order_id=order.id, accepted=False, status=OrderStatus.CANCELLED,
                        message="order was already cancelled")
     reason = body.reason if body else CancelBody().reason
+    actor = principal.actor()
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.cancel_order,
-                       CancelRequest(reason=reason, requested_by=principal.name))
+                       CancelRequest(reason=reason, requested_by=actor.label()), StaffActionKind.CANCEL, actor)
 
 
 @router.post("/{order_id}/pick", response_model=StepOut, responses=STEP_RESPONSES, summary="Confirm the pick")
@@ -418,8 +472,9 @@ async def pick(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessions,
     """Body (optional): `{"confirmed_by": "..."}` (default: the key's name). The order's goods
     are picked. Accepted while the order is on its way to PICKING too (applied when it gets
     there); a repeat answers 200 with `accepted: false`. Roles: warehouse, ops."""
+    confirmation, actor = _confirmation(principal, body)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_picked,
-                       StepConfirmation(confirmed_by=(body.confirmed_by if body else None) or principal.name))
+                       confirmation, StaffActionKind.PICK, actor)
 
 
 @router.post("/{order_id}/pack", response_model=StepOut, responses=STEP_RESPONSES, summary="Confirm the pack")
@@ -427,8 +482,9 @@ async def pack(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessions,
                settings: SettingsDep, body: OptionalStepBody = None) -> StepOut:
     """Body (optional): `{"confirmed_by": "..."}`. The order is packed; the carrier is booked
     next. 409 naming the status when the pick was not confirmed. Roles: warehouse, ops."""
+    confirmation, actor = _confirmation(principal, body)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_packed,
-                       StepConfirmation(confirmed_by=(body.confirmed_by if body else None) or principal.name))
+                       confirmation, StaffActionKind.PACK, actor)
 
 
 @router.post("/{order_id}/handover", response_model=StepOut, responses=STEP_RESPONSES,
@@ -438,8 +494,9 @@ async def handover(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessi
     """Body (optional): `{"confirmed_by": "..."}`. The parcel is with the carrier: stock leaves
     the shelf, a card payment is captured, the order becomes SHIPPED. 409 naming the status
     when the pack was not confirmed. Roles: warehouse, ops."""
+    confirmation, actor = _confirmation(principal, body)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_handover,
-                       StepConfirmation(confirmed_by=(body.confirmed_by if body else None) or principal.name))
+                       confirmation, StaffActionKind.HANDOVER, actor)
 
 
 @router.post("/{order_id}/feedback", response_model=StepOut, responses=STEP_RESPONSES,
@@ -450,9 +507,13 @@ async def feedback(
         "happy": {"summary": "Five stars", "value": {"rating": 5, "comment": "Quick and well packed"}}})],
 ) -> StepOut:
     """Body: `{"rating": 1-5, "comment": "..."}`. Accepted once the order is delivered; the
-    order then completes. Roles: channel (own orders), ops."""
+    order then completes. The comment of a customer whose personal data was erased is not kept.
+    Roles: channel (own orders), ops."""
+    order = await load_order(sessions, principal, order_id)
+    comment = None if order.customer.erased_at is not None else body.comment
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.submit_feedback,
-                       FeedbackInput(rating=body.rating, comment=body.comment))
+                       FeedbackInput(rating=body.rating, comment=comment), StaffActionKind.FEEDBACK,
+                       principal.actor(), detail=f"rating {body.rating}/5")
 
 
 @router.post("/{order_id}/backorder-decision", response_model=StepOut, responses=STEP_RESPONSES,
@@ -469,4 +530,5 @@ async def backorder_decision(
     pre-order, `cancel` drops them and ships the rest, `cancel_order` cancels everything.
     409 naming the status when the order is not waiting for this answer; a repeat answers 200
     with `accepted: false`. Roles: channel (own orders), ops."""
-    return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.decide_backorder, body)
+    return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.decide_backorder, body,
+                       StaffActionKind.BACKORDER_DECISION, principal.actor(), detail=str(body.decision))

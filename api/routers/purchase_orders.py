@@ -94,7 +94,7 @@ async def receive(
                             "sending it twice does not book it twice")
     po = await _purchase_order(sessions, purchase_order_id)
     receipt = GoodsReceipt(purchase_order_id=po.id, quantity=body.quantity, receipt_id=f"{po.id}:{receipt_id}",
-                           received_by=principal.name)
+                           received_by=principal.name, actor=principal.actor())
     handle = temporal.get_workflow_handle_for(ReplenishmentWorkflow.run, replenishment_workflow_id(po.sku))
     try:
         result = await handle.execute_update(ReplenishmentWorkflow.receive_goods, receipt)

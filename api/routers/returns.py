@@ -16,8 +16,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ChannelOrOps, OrderReader, Principal, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
 from api.errors import ApiError
-from api.schemas import ErrorOut
+from api.schemas import ActorOut, ErrorOut
 from api.temporal import is_unavailable
+from domain.accountability import StaffActionKind
 from domain.returns import (
     Disposition,
     InspectedLine,
@@ -31,8 +32,11 @@ from domain.returns import (
 from logs import get_logger
 from settings import Settings
 from storage.db import transaction
+from storage.erasure import ERASED_REASON
+from storage.models import utcnow
 from storage.queries import get_order
 from storage.returns import ReturnRecord, get_return, order_returns, register_return, return_records
+from storage.staff_actions import action_row, record_action
 from workflows.returns import ReturnWorkflow
 
 router = APIRouter(tags=["returns"])
@@ -80,6 +84,8 @@ class CreditNoteOut(BaseModel):
     amount: Decimal = Field(description="The whole refund, shipping costs included")
     shipping_amount: Decimal
     created_at: datetime
+    actor: ActorOut | None = Field(default=None, description="Who caused the refund: the key that sent the "
+                                                             "inspection (null for refunds from before keys were recorded)")
 
 
 class ReturnOut(BaseModel):
@@ -90,6 +96,8 @@ class ReturnOut(BaseModel):
     status: ReturnStatus
     status_reason: str | None
     reason: str
+    requested_by: str = Field(description="The name of the API key that requested the return")
+    inspected_by: str | None = Field(description="Who inspected it (as named in the inspection, else the key's name)")
     lines: list[ReturnLineOut]
     refunds: list[CreditNoteOut]
     created_at: datetime
@@ -108,10 +116,13 @@ def _out(record: ReturnRecord) -> ReturnOut:
     return ReturnOut(
         return_id=r.id, number=r.number, order_id=r.order_id, workflow_id=return_workflow_id(r.id),
         status=ReturnStatus(r.status), status_reason=r.status_reason, reason=r.reason,
+        requested_by=r.requested_by, inspected_by=r.inspected_by,
         lines=[ReturnLineOut(line_no=ln.line_no, sku=ln.sku, quantity=ln.quantity, amount=ln.amount,
                              disposition=Disposition(ln.disposition) if ln.disposition else None) for ln in r.lines],
         refunds=[CreditNoteOut(credit_note_number=f.credit_note_number, amount=f.amount,
-                               shipping_amount=f.shipping_amount, created_at=f.created_at) for f in record.refunds],
+                               shipping_amount=f.shipping_amount, created_at=f.created_at,
+                               actor=ActorOut(key_name=f.actor, role=f.actor_role or "") if f.actor else None)
+                 for f in record.refunds],
         created_at=r.created_at, updated_at=r.updated_at)
 
 
@@ -169,11 +180,16 @@ async def request_return(
     minus earlier returns. Answers 201 with the return (its number, lines and refund amounts);
     its workflow `return-{return_id}` waits for the parcel. Roles: channel (own orders), ops."""
     order = await load_order(sessions, principal, order_id)
+    # An erased customer's free text is not stored again.
+    reason = ERASED_REASON if order.customer.erased_at is not None else body.reason
     try:
         async with transaction(sessions) as session:
-            ret = await register_return(session, order.id, body.lines, body.reason, principal.name,
+            ret = await register_return(session, order.id, body.lines, reason, principal.name,
                                         now=datetime.now(UTC), window_days=settings.return_window_days)
             return_id = ret.id
+            session.add(action_row(StaffActionKind.RETURN_REQUEST, principal.actor(), order_id=order.id,
+                                   return_id=ret.id, detail=f"return {ret.number}, " + ", ".join(
+                                       f"{ln.quantity} x line {ln.line_no}" for ln in ret.lines)))
     except ReturnRefused as exc:
         raise ApiError(409 if exc.conflict else 422, str(exc)) from exc
     log.info("return registered", order_id=order.id, return_id=return_id)
@@ -219,8 +235,15 @@ async def inspect_return(
     given = [ln.line_no for ln in body.lines]
     if sorted(given) != expected:
         raise ApiError(422, f"give one result for each returned line {expected}; got lines {given}")
-    inspection = InspectionInput(inspected_by=body.inspected_by or principal.name, lines=body.lines)
+    actor = principal.actor(body.inspected_by)
+    inspection = InspectionInput(inspected_by=body.inspected_by or principal.name, lines=body.lines, actor=actor)
+    sent_at = utcnow()
     result = await _send_inspection(sessions, temporal, settings, record, inspection, repair=True)
+    if result.accepted:
+        await record_action(sessions, StaffActionKind.RETURN_INSPECTION, actor, sent_at=sent_at,
+                            order_id=record.ret.order_id,
+                            return_id=return_id, detail=f"return {record.ret.number}, " + ", ".join(
+                                f"line {ln.line_no} {ln.disposition}" for ln in body.lines) + "; refund follows")
     log.info("return inspected", return_id=return_id, accepted=result.accepted)
     return ReturnStepOut(return_id=return_id, accepted=result.accepted, status=result.status, message=result.message)
 

@@ -19,7 +19,9 @@ from api.routers.orders import AUTH_RESPONSES
 from api.schemas import ErrorOut, StockAdjustment, StockAdjustmentOut, StockOut
 from logs import get_logger
 from storage.db import transaction
+from domain.accountability import StaffActionKind
 from domain.enums import PurchaseOrderStatus
+from storage.staff_actions import action_row
 from storage.models import PreorderClaim, Product, PurchaseOrder, StockLevel, StockMovement
 
 router = APIRouter(prefix="/stock", tags=["stock"])
@@ -70,9 +72,13 @@ async def adjust(
             raise ApiError(409, f"cannot remove {-body.delta} of {body.sku}: {on_hand} on hand, {reserved} reserved "
                                 f"for orders; on hand may not drop below the reserved units (or below 0), so at "
                                 f"most {on_hand - reserved} can be removed now")
+        actor = principal.actor()
         movement = StockMovement(sku=body.sku, on_hand_delta=body.delta, reason="adjustment",
-                                 note=f"{body.reason} (by {principal.name})"[:500])
+                                 note=f"{body.reason} (by {principal.name})"[:500],
+                                 actor=actor.key_name, actor_role=actor.role)
         session.add(movement)
+        session.add(action_row(StaffActionKind.STOCK_ADJUSTMENT, actor, sku=body.sku,
+                               detail=f"{body.delta:+d} x {body.sku} on hand"))
         await session.flush()
         on_hand, reserved = row
         movement_id = movement.id
@@ -102,6 +108,9 @@ class MovementOut(BaseModel):
     order_id: str | None
     purchase_order_id: str | None
     note: str | None
+    actor: str | None = Field(description="The name of the API key that booked it (adjustment, goods receipt, "
+                                          "return inspection); null for what Orderflow did by itself")
+    actor_role: str | None
     created_at: datetime
 
 
@@ -155,5 +164,5 @@ async def movements(
     return MovementPage(
         items=[MovementOut(id=m.id, on_hand_delta=m.on_hand_delta, reserved_delta=m.reserved_delta, reason=m.reason,
                            order_id=m.order_id, purchase_order_id=m.purchase_order_id, note=m.note,
-                           created_at=m.created_at) for m in page],
+                           actor=m.actor, actor_role=m.actor_role, created_at=m.created_at) for m in page],
         next_cursor=page[-1].id if len(rows) > limit else None)

@@ -15,9 +15,11 @@ from api.deps import OrderReader, Sessions, SettingsDep, Temporal, WarehouseOrOp
 from api.errors import ApiError
 from api.schemas import ORDER_ID_PATTERN
 from api.temporal import ensure_started, send_update
+from domain.accountability import StaffActionKind
 from domain.models import StepConfirmation
 from storage.db import transaction
-from storage.models import BinStock, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation
+from storage.models import BinStock, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation, utcnow
+from storage.staff_actions import action_row, record_action
 from workflows.order import OrderWorkflow
 
 router = APIRouter(tags=["warehouse"])
@@ -117,6 +119,7 @@ async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100
     """Checks the scanned SKU or EAN and bin against the step: a different item answers 422, a
     different bin 409, more than is left to pick 422. When the last step is picked the order's
     pick is confirmed in its workflow. Roles: warehouse, ops."""
+    actor = principal.actor(body.picked_by)
     async with transaction(sessions) as session:
         pl = await _pick_list(session, pick_list_id, lock=True)
         line = next((ln for ln in pl.lines if ln.step == step), None)
@@ -141,6 +144,8 @@ async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100
         line.picked += body.quantity
         line.picked_by = body.picked_by or principal.name
         line.picked_at = datetime.now(UTC)
+        session.add(action_row(StaffActionKind.PICK_STEP, actor, order_id=pl.order_id, sku=line.sku, detail=(
+            f"pick list {pl.id} step {step}: {body.quantity} x {line.sku} from {line.location_code}")))
         if all(ln.picked >= ln.quantity for ln in pl.lines):
             pl.status = "picked"
             pl.picked_at = datetime.now(UTC)
@@ -149,8 +154,12 @@ async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100
     if result.pick_list_status == "picked" and line.picked == line.quantity and body.quantity > 0:
         order = await load_order(sessions, principal, pl.order_id)
         await ensure_started(temporal, settings, sessions, order)
+        sent_at = utcnow()
         step_result = await send_update(temporal, sessions, order, OrderWorkflow.confirm_picked,
-                                        StepConfirmation(confirmed_by=body.picked_by or principal.name))
+                                        StepConfirmation(confirmed_by=actor.label()))
+        if step_result.accepted:
+            await record_action(sessions, StaffActionKind.PICK, actor, sent_at=sent_at, order_id=order.id,
+                                detail=f"the last step of pick list {pl.id}")
         result.order_status = step_result.status
     return result
 

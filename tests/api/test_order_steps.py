@@ -49,9 +49,14 @@ async def test_an_order_goes_from_placement_to_completed_over_http(api: Api) -> 
     await api.temporal.get_workflow_handle(f"order-{order_id}").result()
     after = (await api.http.get(f"/orders/{order_id}", headers=CHANNEL)).json()
     assert after["source"] == "read_model" and after["status"] == "COMPLETED"
-    assert [e["status"] for e in after["timeline"]] == [
+    assert [e["status"] for e in after["timeline"] if e["kind"] == "status"] == [
         "PAYMENT_AUTHORIZED", "RESERVED", "PICKING", "PACKING", "READY_TO_SHIP", "SHIPPED", "IN_TRANSIT",
         "DELIVERED", "COMPLETED"]
+    # The staff actions stay on the timeline after the workflow closed, from the action log.
+    assert [(e["message"].split(" by ")[0], e["actor"]["key_name"]) for e in after["timeline"]
+            if e["kind"] == "action"] == [
+        ("pick confirmed", "warehouse dev key"), ("pack confirmed", "warehouse dev key"),
+        ("handover confirmed", "ops dev key"), ("feedback submitted: rating 5/5", "webshop dev key")]
     assert after["payment"]["status"] == "captured" and after["payment"]["captured"] == after["total_amount"]
     assert after["shipments"][0]["tracking_number"] == tracking_number
     assert after["feedback"] == {"rating": 5, "comment": "Quick!"}
