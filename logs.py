@@ -1,13 +1,39 @@
 """Logging for every process: structlog's production recipe. JSON lines when stdout is not a
 terminal, readable lines on one; stdlib logs (Temporal, uvicorn, SQLAlchemy) go through the
-same pipeline, and context variables (request id, order id) are merged into every line."""
+same pipeline, and context variables (request id, order id) are merged into every line, as
+are the ``trace_id`` and ``span_id`` of the current OpenTelemetry span when tracing is on."""
 
 import logging
 import sys
 
 import structlog
+from opentelemetry import trace
 
 _configured = False
+
+
+def add_trace_context(
+    logger: object, method_name: str, event_dict: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """The current span's ids, so a log line leads to its trace (and back). Without tracing no
+    span is ever current and this adds nothing."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
+def shared_processors() -> list[structlog.types.Processor]:
+    """What every line gets, structlog's and the stdlib's alike, before it is rendered."""
+    return [
+        structlog.contextvars.merge_contextvars,
+        add_trace_context,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
 
 
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
@@ -16,13 +42,7 @@ def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
         return
     _configured = True
     use_json = (not sys.stdout.isatty()) if json is None else json
-    shared: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.StackInfoRenderer(),
-    ]
+    shared = shared_processors()
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

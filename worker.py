@@ -30,9 +30,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from google.protobuf.duration_pb2 import Duration
 
-from temporalio.worker import Worker
-from google.protobuf.duration_pb2 import Duration
-
 from activities.adapters.sandbox_carrier import SandboxCarrierGateway
 from activities.adapters.sandbox_outbound import RecordOnlyOpsNotifier, SandboxNotifier, SandboxPim
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
@@ -44,6 +41,7 @@ from activities.alerts import AlertActivities
 from activities.documents import DocumentActivities, Seller
 from activities.inventory import InventoryActivities
 from activities.logging_interceptor import LoggingInterceptor
+from activities.metrics import worker_runtime
 from activities.order_status import OrderStatusActivities
 from activities.payments import PaymentActivities
 from activities.purchasing import PurchasingActivities
@@ -53,6 +51,7 @@ from activities.warehouse import WarehouseActivities
 from domain.enums import NotificationChannel
 from domain.messages import CUSTOMER_STATUSES_DEFAULT
 from logs import configure_logging, get_logger
+from tracing import configure_tracing
 import temporal_client
 from settings import Settings, get_settings
 from storage.alerts import EscalationRules
@@ -114,7 +113,9 @@ def build_activities(
 
 
 async def connect(settings: Settings) -> Client:
-    return await temporal_client.connect(settings)
+    # The worker's client lives on a runtime that serves the metrics endpoint: only workers of
+    # a client on that runtime report there.
+    return await temporal_client.connect(settings, runtime=worker_runtime(settings.worker_metrics_address))
 
 
 async def register_search_attributes(client: Client, namespace: str) -> None:
@@ -189,6 +190,7 @@ def build_worker(client: Client, settings: Settings, activities: list[Callable[.
 async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    tracer_provider = configure_tracing(settings, "orderflow-worker")
     engine = create_engine(settings.database_url, echo=settings.database_echo)
     sessions = create_session_factory(engine)
     client = await connect(settings)
@@ -196,11 +198,15 @@ async def main() -> None:
     worker = build_worker(client, settings, build_activities(settings, sessions, client))
     log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
              max_concurrent_activities=settings.worker_max_concurrent_activities,
-             max_cached_workflows=settings.worker_max_cached_workflows)
+             max_cached_workflows=settings.worker_max_cached_workflows,
+             metrics=f"http://{settings.worker_metrics_address}/metrics" if settings.worker_metrics_address else None,
+             tracing=settings.otlp_endpoint)
     try:
         await worker.run()
     finally:
         await engine.dispose()
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # the last spans still go out
 
 
 if __name__ == "__main__":

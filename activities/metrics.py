@@ -45,16 +45,22 @@ def worker_runtime(metrics_address: str) -> Runtime | None:
     client on this runtime report through the endpoint."""
     if not metrics_address:
         return None
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
-        bind_address=metrics_address,
-        # Prometheus conventions: counters end in _total, durations are seconds named so.
-        counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True,
-        histogram_bucket_overrides={
-            STAGE_DURATION: STAGE_BUCKETS,
-            "workflow_task_schedule_to_start_latency": SCHEDULE_TO_START_BUCKETS,
-            "activity_schedule_to_start_latency": SCHEDULE_TO_START_BUCKETS,
-        },
-    )))
+    try:
+        runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(
+            bind_address=metrics_address,
+            # Prometheus conventions: counters end in _total, durations are seconds named so.
+            counters_total_suffix=True, unit_suffix=True, durations_as_seconds=True,
+            histogram_bucket_overrides={
+                STAGE_DURATION: STAGE_BUCKETS,
+                "workflow_task_schedule_to_start_latency": SCHEDULE_TO_START_BUCKETS,
+                "activity_schedule_to_start_latency": SCHEDULE_TO_START_BUCKETS,
+            },
+        )))
+    except ValueError as err:  # the SDK's words for a taken port or a malformed address
+        raise RuntimeError(
+            f"the worker's metrics endpoint cannot listen on {metrics_address} ({err}): is another worker or "
+            "`make run` using it? Give each worker its own ORDERFLOW_WORKER_METRICS_ADDRESS (host:port), "
+            "or set it empty to run without the endpoint") from err
     alerts = runtime.metric_meter.create_counter(ALERTS_RAISED, "Escalations raised, by kind")
     for kind in AlertKind:
         alerts.add(0, {"kind": kind.value})

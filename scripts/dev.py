@@ -125,7 +125,15 @@ def ports_needed(settings: Settings) -> list[Port]:
              str(settings.smtp_port + 1)),
         Port("codec server", settings.codec_server_host, settings.codec_server_port, "ORDERFLOW_CODEC_SERVER_PORT",
              str(settings.codec_server_port + 1)),
+        *worker_metrics_port(settings),
     ]
+
+
+def worker_metrics_port(settings: Settings) -> list[Port]:
+    if not settings.worker_metrics_address:  # the endpoint is off
+        return []
+    host, port = split_address(settings.worker_metrics_address)
+    return [Port("worker metrics", host, port, "ORDERFLOW_WORKER_METRICS_ADDRESS", f"{host}:{port + 1}")]
 
 
 def taken_ports(settings: Settings) -> list[Port]:
@@ -348,6 +356,10 @@ def banner(settings: Settings, health: int | None) -> str:
     ui = f"http://{browsable(temporal_host)}:{settings.temporal_ui_port}"
     mbox = settings.smtp_sink_mbox.relative_to(ROOT) if settings.smtp_sink_mbox.is_relative_to(ROOT) \
         else settings.smtp_sink_mbox
+    worker_metrics = "the worker's are off"
+    if settings.worker_metrics_address:
+        metrics_host, metrics_port = split_address(settings.worker_metrics_address)
+        worker_metrics = f"http://{browsable(metrics_host)}:{metrics_port}/metrics (worker)"
     lines = [
         "",
         "Orderflow is running.",
@@ -357,6 +369,7 @@ def banner(settings: Settings, health: int | None) -> str:
         f"  Temporal      {settings.temporal_address}, namespace {settings.temporal_namespace}, "
         f"task queue {settings.task_queue}",
         f"  Database      {describe_database(settings.database_url)}",
+        f"  Metrics       {api}/metrics (API), {worker_metrics}",
         f"  Feedback      asked {duration(settings.feedback_request_delay_seconds)} after delivery; the order "
         f"completes {duration(settings.feedback_wait_seconds)} later without it",
         "                (a quick demo: ORDERFLOW_FEEDBACK_REQUEST_DELAY_SECONDS=30 make run)",

@@ -173,13 +173,15 @@ def temporal_argv(port: int, db_file: Path) -> list[str]:
 
 @asynccontextmanager
 async def running_stack(directory: Path, settings_env: dict[str, str] | None = None, *, with_api: bool = True,
-                        quiet: bool = False) -> AsyncIterator[Stack]:
+                        quiet: bool = False, database_url: str | None = None) -> AsyncIterator[Stack]:
     """Dev server, worker and (optionally) API on a fresh database in ``directory``.
 
     ``settings_env`` adds ``ORDERFLOW_*`` variables (feedback timers, worker settings, sandbox
-    failure rates). Everything is stopped when the block ends, also on failure.
+    failure rates). ``database_url`` names an empty database to use instead (PostgreSQL; the
+    caller creates and drops it), else it is a SQLite file in ``directory``. Everything is
+    stopped when the block ends, also on failure.
     """
-    database_url = f"sqlite+aiosqlite:///{directory / 'orderflow.db'}"
+    database_url = database_url or f"sqlite+aiosqlite:///{directory / 'orderflow.db'}"
     await prepare_database(database_url)
 
     temporal_port, api_port = free_port(), free_port()
@@ -197,6 +199,8 @@ async def running_stack(directory: Path, settings_env: dict[str, str] | None = N
         "ORDERFLOW_API_HOST": "127.0.0.1",
         "ORDERFLOW_API_PORT": str(api_port),
         "ORDERFLOW_LOG_JSON": "true",
+        # The worker's Prometheus endpoint on a port of its own (tests and the benchmark read it).
+        "ORDERFLOW_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         **payload_key,
         **(settings_env or {}),
     }

@@ -8,6 +8,7 @@ import socket
 from datetime import timedelta
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.runtime import BufferedMetricUpdate, MetricBuffer, Runtime, TelemetryConfig
 from temporalio.testing import ActivityEnvironment
@@ -107,3 +108,13 @@ async def test_the_worker_runtime_serves_every_alert_kind_from_zero() -> None:
     alerts = {s.labels["kind"]: s.value for family in text_string_to_metric_families(response.text)
               for s in family.samples if s.name == "orderflow_alerts_raised_total"}
     assert alerts == {kind.value: 0.0 for kind in AlertKind}
+
+
+def test_a_taken_metrics_address_is_named_with_the_setting_to_change() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        with pytest.raises(RuntimeError, match="ORDERFLOW_WORKER_METRICS_ADDRESS") as refused:
+            worker_runtime(address)
+    assert address in str(refused.value)

@@ -60,6 +60,7 @@ class MakeRun:
     output: list[str] = field(default_factory=list)
     children: list[int] = field(default_factory=list)
     codec_port: int = 0
+    metrics_port: int = 0
 
     @property
     def text(self) -> str:
@@ -90,6 +91,7 @@ async def _read(run: MakeRun) -> None:
 @pytest.fixture
 async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
     api_port, temporal_port, ui_port, codec_port = free_port(), free_port(), free_port(), free_port()
+    metrics_port = free_port()
     var = tmp_path / "var"  # not there yet, as on a fresh clone
     env = {
         **os.environ,
@@ -102,12 +104,13 @@ async def make_run(tmp_path: Path) -> AsyncIterator[MakeRun]:
         "ORDERFLOW_SMTP_PORT": str(free_port()),
         "ORDERFLOW_SMTP_SINK_MBOX": str(var / "mail.mbox"),
         "ORDERFLOW_CODEC_SERVER_PORT": str(codec_port),
+        "ORDERFLOW_WORKER_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
         "ORDERFLOW_LOG_JSON": "true",
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "scripts.dev", cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
-    run = MakeRun(process, api_port, ui_port, codec_port=codec_port)
+    run = MakeRun(process, api_port, ui_port, codec_port=codec_port, metrics_port=metrics_port)
     reader = asyncio.create_task(_read(run))
     try:
         yield run
@@ -153,6 +156,11 @@ async def test_make_run_serves_the_api_and_ui_and_ctrl_c_leaves_nothing_behind(m
             "Access-Control-Request-Headers": "content-type,x-namespace"})
         assert preflight.status_code == 200, preflight.text
         assert preflight.headers["access-control-allow-origin"] == f"http://localhost:{make_run.ui_port}"
+        # Both metrics endpoints answer: the worker's with the SDK's figures.
+        worker_metrics = f"http://127.0.0.1:{make_run.metrics_port}/metrics"
+        assert worker_metrics in make_run.text
+        assert "temporal_worker_task_slots_available" in (await http.get(worker_metrics)).text
+        assert (await http.get(f"http://127.0.0.1:{make_run.api_port}/metrics")).status_code == 200
 
     make_run.process.send_signal(signal.SIGINT)
 
@@ -179,6 +187,7 @@ async def test_a_taken_port_is_named_before_anything_starts(tmp_path: Path) -> N
         env = {**os.environ, "ORDERFLOW_API_HOST": "127.0.0.1", "ORDERFLOW_API_PORT": str(port),
                "ORDERFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}", "ORDERFLOW_TEMPORAL_UI_PORT": str(free_port()),
                "ORDERFLOW_SMTP_PORT": str(free_port()), "ORDERFLOW_CODEC_SERVER_PORT": str(free_port()),
+               "ORDERFLOW_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never.db'}"}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "scripts.dev", cwd=ROOT, env=env,
