@@ -3,7 +3,9 @@
 ``ApiError`` is raised by a real check (no key, wrong role, unknown order, refused step) and
 answers ``{"detail": "...", **extra}``. Request validation errors keep FastAPI's 422 list under
 ``detail`` and add ``message``, one readable line per problem naming where it is. There is no
-catch-all handler: anything else is a bug and stays a 500.
+catch-all handler: anything else is a bug and stays a 500 — except a database that cannot be
+reached (refused, reset, or a connection lost mid-request), which is the caller's cue to
+retry: 503 with Retry-After.
 """
 
 from typing import Any
@@ -11,6 +13,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from logs import get_logger
+
+log = get_logger(__name__)
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -54,6 +62,20 @@ async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
                         headers=exc.headers)
 
 
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, DBAPIError) and not isinstance(exc, (OperationalError, InterfaceError)) \
+            and not exc.connection_invalidated:
+        raise exc  # a real database error (a constraint, bad SQL): a bug, so a 500
+    log.warning("database unreachable", error=str(exc)[:300])
+    return JSONResponse(status_code=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}, content={
+        "detail": "the database is not reachable right now, so the request was not carried out (any change it "
+                  "began was rolled back); repeat it in a few seconds — with the same Idempotency-Key for POST /orders"})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    # A refused or reset connection surfaces as the driver's ConnectionError (asyncpg) or as
+    # SQLAlchemy's wrapper of it.
+    for unreachable in (ConnectionError, DBAPIError):
+        app.add_exception_handler(unreachable, _database_unavailable)
