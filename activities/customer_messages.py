@@ -12,8 +12,13 @@ async def tell_customer(
     subject: str, body: str,
 ) -> list[NotificationChannel]:
     """Send on every channel the customer chose (e-mail when none) that has a notifier and an
-    address; each notifier is idempotent per (order, sequence, channel). Returns where it went."""
+    address; each notifier is idempotent per (order, sequence, channel). Returns where it went.
+
+    Nothing goes to a customer whose personal data was erased (``storage.erasure``), also not
+    a retry of a message that was pending when they were erased."""
     sent: list[NotificationChannel] = []
+    if customer.erased_at is not None:
+        return sent
     for name in customer.notification_channels or ["email"]:
         channel = NotificationChannel(name)
         recipient = customer.email if channel == NotificationChannel.EMAIL else customer.phone

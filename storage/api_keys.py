@@ -137,3 +137,42 @@ async def touch_last_used(sessions: async_sessionmaker[AsyncSession], row: ApiKe
         return
     async with transaction(sessions) as session:
         await session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
+
+
+async def _create_from_command_line(name: str, role: Role, channel: str | None) -> None:
+    from settings import get_settings
+    from storage.db import create_engine, create_session_factory
+
+    engine = create_engine(get_settings().database_url)
+    try:
+        row, plain = await create_key(create_session_factory(engine), name=name, role=role, channel=channel,
+                                      created_by="command line")
+    finally:
+        await engine.dispose()
+    print(f"key {row.id} {row.name!r} ({row.role}{', channel ' + row.channel if row.channel else ''}); "
+          "shown once, store it safely:")
+    print(plain)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m storage.api_keys --name NAME --role ops``: a key made outside the API, for the
+    first ops key of a production database (which starts with no key the API would accept)."""
+    import argparse
+    import asyncio
+
+    parser = argparse.ArgumentParser(prog="python -m storage.api_keys", description=main.__doc__)
+    parser.add_argument("--name", required=True, help="who acts with the key; unique among active keys")
+    parser.add_argument("--role", required=True, choices=[r.value for r in Role])
+    parser.add_argument("--channel", help="the sales channel of a channel key (required for, and only for, role channel)")
+    args = parser.parse_args(argv)
+    if (args.role == Role.CHANNEL) != (args.channel is not None):
+        parser.error("--channel is required for a channel key and not allowed for the other roles")
+    try:
+        asyncio.run(_create_from_command_line(args.name, Role(args.role), args.channel))
+    except DuplicateKeyName:
+        parser.error(f"an active key is named {args.name!r} already; choose another name")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -26,8 +26,11 @@ def new_order_id() -> str:
 
 async def upsert_customer(session: AsyncSession, channel: str, order: NewOrder) -> Customer:
     c = order.customer
+    # Locked: an erasure of this customer in progress is waited for, after which the erased
+    # record no longer matches the channel's customer id and a new customer is made.
     customer = (await session.execute(
-        select(Customer).where(Customer.channel == channel, Customer.external_id == c.id))).scalar_one_or_none()
+        select(Customer).where(Customer.channel == channel, Customer.external_id == c.id)
+        .with_for_update())).scalar_one_or_none()
     if customer is None:
         customer = Customer(id=f"cus_{uuid.uuid4().hex[:20]}", channel=channel, external_id=c.id)
         session.add(customer)

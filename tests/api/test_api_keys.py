@@ -148,3 +148,22 @@ async def test_two_operators_revoking_the_last_two_ops_keys_at_once_leave_one(ap
         active_ops = (await session.execute(select(ApiKey).where(ApiKey.role == "ops",
                                                                  ApiKey.revoked.is_(False)))).scalars().all()
     assert len(active_ops) == 1
+
+
+async def test_the_first_ops_key_of_a_new_database_comes_from_the_command_line(api, monkeypatch, capsys) -> None:
+    """A production database starts with no key the API accepts: ``python -m storage.api_keys``
+    makes one (run in a thread here: it runs its own event loop, as it does on a shell)."""
+    from settings import get_settings
+    from storage.api_keys import main
+
+    monkeypatch.setenv("ORDERFLOW_DATABASE_URL", api.settings.database_url)
+    get_settings.cache_clear()
+    try:
+        assert await asyncio.to_thread(main, ["--name", "first operator", "--role", "ops"]) == 0
+    finally:
+        get_settings.cache_clear()
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert key.startswith("of_")
+    listed = await api.http.get("/admin/api-keys", headers={"X-API-Key": key})
+    assert listed.status_code == 200
+    assert next(k for k in listed.json()["items"] if k["name"] == "first operator")["created_by"] == "command line"
