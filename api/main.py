@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from api import errors
+from api.metrics import ApiMetrics, RequestMetricsMiddleware
+from api.metrics import router as metrics_router
 from api.middleware import RequestContextMiddleware
 from api.routers import warehouse as warehouse_router
 from api.routers import alerts as alerts_router
@@ -24,6 +26,7 @@ from api.routers import discount_codes as discount_codes_router
 from api.routers import returns as returns_router
 from api.temporal import sweep_until_done
 from logs import configure_logging, get_logger
+from tracing import configure_tracing, instrument_api
 import temporal_client
 from settings import DEV_API_KEYS, Profile, Settings, get_settings
 from storage.api_keys import active_keys_among, upsert_keys
@@ -76,6 +79,7 @@ def create_app(
     if configure_logs:
         # Before uvicorn logs anything through the app: its loggers join our pipeline.
         configure_logging(settings.log_level, settings.log_json)
+    configure_tracing(settings, "orderflow-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,6 +129,10 @@ def create_app(
     )
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
+    app.state.metrics = ApiMetrics()
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)
+    app.include_router(metrics_router)
+    instrument_api(app, settings)  # its server span wraps each request, all middleware included
     for module in (orders, documents, messages, shipping, carrier, products, stock, purchase_orders, health):
         app.include_router(module.router)
     app.include_router(returns_router.router)
