@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -51,6 +53,7 @@ from storage.db import create_engine, create_session_factory
 from workflows import search_attributes as sa
 
 RESULTS = ROOT / "bench" / "results"
+BENCH_TARGETS = ROOT / "var" / "prometheus" / "bench-targets.json"
 FEEDBACK_SECONDS = 1.0
 
 # Temporal Cloud bills an "action" for each of these (an estimate: retries, heartbeats and
@@ -416,6 +419,26 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(f"| {name:<{width}} | {value} |" for name, value in rows)
 
 
+@asynccontextmanager
+async def scrape_targets(stack: Stack) -> AsyncIterator[None]:
+    """While the benchmark runs, Prometheus (``ops/prometheus.yml``, job ``orderflow-bench``)
+    finds this run's API and worker in ``var/prometheus/bench-targets.json``: their ports are
+    free ones picked per run."""
+    api = stack.api_url.removeprefix("http://")
+    worker = stack.processes.env["ORDERFLOW_WORKER_METRICS_ADDRESS"]
+    BENCH_TARGETS.parent.mkdir(parents=True, exist_ok=True)
+    written = BENCH_TARGETS.with_suffix(".tmp")
+    written.write_text(json.dumps([{"targets": [api], "labels": {"process": "api"}},
+                                   {"targets": [worker], "labels": {"process": "worker"}}], indent=2))
+    written.replace(BENCH_TARGETS)  # whole or not at all: Prometheus may read it any moment
+    print(f"metrics while this runs: http://{api}/metrics (API), http://{worker}/metrics (worker); "
+          f"Prometheus with ops/prometheus.yml scrapes both (README: Metrics and tracing)", flush=True)
+    try:
+        yield
+    finally:
+        BENCH_TARGETS.unlink(missing_ok=True)
+
+
 async def main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     env = {
@@ -425,7 +448,7 @@ async def main(args: argparse.Namespace) -> int:
         "ORDERFLOW_LOG_LEVEL": "WARNING",
     }
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
-        async with running_stack(Path(tmp), env, quiet=not args.verbose) as stack:
+        async with running_stack(Path(tmp), env, quiet=not args.verbose) as stack, scrape_targets(stack):
             stack.processes.start("floor-worker", [sys.executable, "-m", "scripts.bench_floor"])
             os.environ.update(env)
             settings = Settings(database_url=stack.database_url)
