@@ -14,6 +14,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
+import settings as settings_module
 import temporal_client
 from codec import ENCODING, KEY_ID, EncryptionCodec, PayloadKeyError
 from codec_server import RefusedToStart, check_can_serve, create_app
@@ -173,27 +174,39 @@ def test_unusable_keys_are_refused_with_a_reason(keys: dict[str, str], key_id: s
         make_settings(payload_keys=keys, payload_key_id=key_id)
 
 
+def production(**overrides: Any) -> dict[str, Any]:
+    """Production settings with every other documented dev secret replaced, so that only the
+    payload key decides (other parts of the product add refusals of their own)."""
+    dev_values = {v for k, v in vars(settings_module).items() if k.startswith("DEV_") and isinstance(v, str)}
+
+    def text_of(default: Any) -> Any:
+        return default.get_secret_value() if isinstance(default, SecretStr) else default
+
+    real = {name: f"real-{name}-0123456789abcdef" for name, field in Settings.model_fields.items()
+            if isinstance(text_of(field.default), str) and text_of(field.default) in dev_values
+            and not name.startswith("payload_")}
+    return {**real, "profile": Profile.PRODUCTION, **overrides}
+
+
 def test_production_refuses_the_documented_dev_key() -> None:
-    production = {"profile": Profile.PRODUCTION, "carrier_signing_secret": "a-real-carrier-secret"}
     with pytest.raises(ValidationError, match="not the documented dev payload key"):
-        make_settings(**production)
+        make_settings(**production())
     # Also when it is kept only to read old histories: everything under it is public.
     with pytest.raises(ValidationError, match="not the documented dev payload key"):
-        make_settings(**production, payload_keys={"dev": DEV_PAYLOAD_KEY, "k1": b64(OLD)}, payload_key_id="k1")
-    assert make_settings(**production, payload_keys={"k1": b64(OLD)}, payload_key_id="k1").payload_key_id == "k1"
+        make_settings(**production(payload_keys={"dev": DEV_PAYLOAD_KEY, "k1": b64(OLD)}, payload_key_id="k1"))
+    assert make_settings(**production(payload_keys={"k1": b64(OLD)}, payload_key_id="k1")).payload_key_id == "k1"
 
 
 # --- the codec server: who may start it ----------------------------------------------------------
 
 
 def test_production_refuses_to_start_the_codec_server_without_a_token() -> None:
-    production = make_settings(profile=Profile.PRODUCTION, carrier_signing_secret="a-real-carrier-secret",
-                               payload_keys={"k1": b64(OLD)}, payload_key_id="k1")
+    settings = make_settings(**production(payload_keys={"k1": b64(OLD)}, payload_key_id="k1"))
     with pytest.raises(RefusedToStart, match="ORDERFLOW_CODEC_SERVER_TOKEN"):
-        check_can_serve(production)
+        check_can_serve(settings)
     with pytest.raises(RefusedToStart, match="at least 16 characters"):
-        check_can_serve(production.model_copy(update={"codec_server_token": SecretStr("short")}))
-    check_can_serve(production.model_copy(update={"codec_server_token": SecretStr(TOKEN)}))
+        check_can_serve(settings.model_copy(update={"codec_server_token": SecretStr("short")}))
+    check_can_serve(settings.model_copy(update={"codec_server_token": SecretStr(TOKEN)}))
 
 
 def test_without_a_token_the_codec_server_serves_only_on_loopback() -> None:
