@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     sandbox_supplier_late_days: int = 0
     sandbox_carrier_fail_rate: float = 0.0
     sandbox_payment_fail_rate: float = 0.0
+    # The sandbox payment provider's bad days: answers lost after acting, and slow answers.
+    sandbox_payment_lost_answer_rate: float = Field(default=0.0, ge=0, le=1)
+    sandbox_payment_slow_rate: float = Field(default=0.0, ge=0, le=1)
+    sandbox_payment_slow_seconds: float = Field(default=2.0, ge=0)
 
     # Carriers sign each tracking event (POST /carrier/events) with this shared secret:
     # HMAC-SHA256 of the raw body.

@@ -71,7 +71,9 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     """Every activity, bound to the adapters the settings choose. Without a client, demand is
     not passed on to the replenishment workflows (some tests want that)."""
-    payment_provider = SandboxPaymentProvider(sessions, fail_rate=settings.sandbox_payment_fail_rate)
+    payment_provider = SandboxPaymentProvider(
+        sessions, fail_rate=settings.sandbox_payment_fail_rate, lost_answer_rate=settings.sandbox_payment_lost_answer_rate,
+        slow_rate=settings.sandbox_payment_slow_rate, slow_seconds=settings.sandbox_payment_slow_seconds)
     payments = PaymentActivities(sessions, payment_provider)
     replenishment = TemporalReplenishment(client, settings.task_queue, settings.supplier_confirm_delay_seconds) if client else None
     inventory = InventoryActivities(sessions, replenishment)

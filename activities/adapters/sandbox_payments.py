@@ -6,6 +6,7 @@ captured later; iDEAL is paid at once. Every call honours the caller's idempoten
 capture never exceeds the authorization nor a refund the capture (also database checks).
 """
 
+import asyncio
 import random
 import uuid
 from decimal import Decimal
@@ -40,13 +41,27 @@ def _view(intent: SandboxPaymentIntent) -> ProviderPayment:
 
 
 class SandboxPaymentProvider:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, fail_rate: float = 0.0) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, fail_rate: float = 0.0,
+                 lost_answer_rate: float = 0.0, slow_rate: float = 0.0, slow_seconds: float = 0.0) -> None:
+        """``fail_rate``: calls refused before acting (503). ``lost_answer_rate``: calls that act
+        and then fail as if the answer was lost on the way back, the case idempotency keys
+        exist for. ``slow_rate``: calls that act and answer only after ``slow_seconds``."""
         self._sessions = sessions
         self._fail_rate = fail_rate
+        self._lost_answer_rate = lost_answer_rate
+        self._slow_rate, self._slow_seconds = slow_rate, slow_seconds
 
     def _maybe_fail(self) -> None:
         if self._fail_rate and random.random() < self._fail_rate:
             raise ProviderUnavailable("sandbox payment provider: 503 service unavailable")
+
+    async def _answer(self, result: ProviderPayment) -> ProviderPayment:
+        """Hand back what was done, late or not at all, as the settings say."""
+        if self._slow_rate and random.random() < self._slow_rate:
+            await asyncio.sleep(self._slow_seconds)
+        if self._lost_answer_rate and random.random() < self._lost_answer_rate:
+            raise ProviderUnavailable("sandbox payment provider: connection reset before the answer arrived")
+        return result
 
     async def authorize(
         self, *, reference: str, method: PaymentMethod, token: str, amount: Decimal, idempotency_key: str
@@ -71,7 +86,8 @@ class SandboxPaymentProvider:
             await session.flush()
             return _view(intent)
 
-        result = await run_once(self._sessions, f"psp:authorize:{idempotency_key}", "psp.authorize", ProviderPayment, work)
+        result = await self._answer(await run_once(
+            self._sessions, f"psp:authorize:{idempotency_key}", "psp.authorize", ProviderPayment, work))
         if result.status == PaymentStatus.DECLINED:
             raise PaymentDeclined(DECLINE_REASONS.get(token, "payment declined"))
         return result
@@ -87,7 +103,8 @@ class SandboxPaymentProvider:
             await session.flush()
             return _view(intent)
 
-        return await run_once(self._sessions, f"psp:{op}:{idempotency_key}", f"psp.{op}", ProviderPayment, work)
+        return await self._answer(await run_once(
+            self._sessions, f"psp:{op}:{idempotency_key}", f"psp.{op}", ProviderPayment, work))
 
     async def capture(self, *, payment_id: str, amount: Decimal, idempotency_key: str) -> ProviderPayment:
         def apply(intent: SandboxPaymentIntent) -> None:

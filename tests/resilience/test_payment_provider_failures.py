@@ -1,6 +1,8 @@
-"""The payment provider fails 30 % of its calls with transient errors: activities retry and
-every approved order completes with one authorization and one capture; hard declines still
-end PAYMENT_FAILED with nothing reserved (``invariants.check``)."""
+"""The payment provider has a bad day: 30 % of its calls fail with transient errors before
+acting, 10 % act and then lose the answer, and 20 % answer only after 1.5 s. Activities retry
+(with the same idempotency key) and every approved order completes with one authorization and
+one capture; hard declines still end PAYMENT_FAILED with nothing reserved
+(``invariants.check``)."""
 
 import time
 
@@ -14,7 +16,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240
 
 APPROVED, DECLINED = 16, 8
 FINISH_TIMEOUT = 150.0
-STACK_SETTINGS = {"ORDERFLOW_SANDBOX_PAYMENT_FAIL_RATE": "0.3"}
+STACK_SETTINGS = {"ORDERFLOW_SANDBOX_PAYMENT_FAIL_RATE": "0.3", "ORDERFLOW_SANDBOX_PAYMENT_LOST_ANSWER_RATE": "0.1",
+                  "ORDERFLOW_SANDBOX_PAYMENT_SLOW_RATE": "0.2", "ORDERFLOW_SANDBOX_PAYMENT_SLOW_SECONDS": "1.5"}
 
 
 async def test_transient_provider_failures_retry_and_declines_fail(stack: Stack) -> None:
@@ -24,7 +27,7 @@ async def test_transient_provider_failures_retry_and_declines_fail(stack: Stack)
     declined = await invariants.place_orders(stack, (f"PSP-NO-{i}" for i in range(DECLINED)), token="tok_chargeDeclined")
     driver = Driver(stack.temporal, "OrderWorkflow")
     await driver.run_until(APPROVED + DECLINED, FINISH_TIMEOUT)
-    print(f"{APPROVED + DECLINED} orders with a 30 % failing provider in {time.monotonic() - started:.0f} s")
+    print(f"{APPROVED + DECLINED} orders with a failing, forgetful and slow provider in {time.monotonic() - started:.0f} s")
 
     await invariants.check(stack, {**{oid: invariants.COMPLETED for oid in approved},
                                    **{oid: invariants.PAYMENT_FAILED for oid in declined}}, on_hand_before)
