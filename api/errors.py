@@ -72,9 +72,43 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
                   "began was rolled back); repeat it in a few seconds — with the same Idempotency-Key for POST /orders"})
 
 
+# What a 422 really carries: FastAPI's list of problems (with ``message``, one readable line)
+# for a request that does not parse, or one ``detail`` sentence from a business check (unknown
+# SKU, an order that does not exist). The generated schema knows only the first.
+UNPROCESSABLE_SCHEMA: dict[str, Any] = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"anyOf": [
+            {"type": "string", "description": "What was wrong and how to fix it"},
+            {"type": "array", "items": {"$ref": "#/components/schemas/ValidationError"},
+             "description": "Each problem with where it is (loc), what is wrong (msg) and its type"},
+        ]},
+        "message": {"type": "string", "description": "The problems in one readable line"},
+    },
+}
+
+
+def _document_unprocessable(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = UNPROCESSABLE_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    _document_unprocessable(app)
     # A refused or reset connection surfaces as the driver's ConnectionError (asyncpg) or as
     # SQLAlchemy's wrapper of it.
     for unreachable in (ConnectionError, DBAPIError):

@@ -1,6 +1,7 @@
 """Property-based fuzz of the whole HTTP API from its own OpenAPI schema (schemathesis), against
-the real processes, with a valid key of every role: whatever the input, no 5xx. A 500 is a
-failure to fix at its cause, never to hide behind a catch-all handler.
+the real processes, with a valid key of every role: whatever the input, no 5xx, and every
+response matches the schema documented for its status code. A 500 is a failure to fix at its
+cause, never to hide behind a catch-all handler.
 
 Bounded for a shared 2-core machine: a few examples per operation and role
 (``ORDERFLOW_FUZZ_EXAMPLES`` raises it). Schemathesis's pytest plugin does not run under this
@@ -13,13 +14,15 @@ import os
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
 
 from scripts.stack import CARRIER_KEY, CHANNEL_KEY, OPS_KEY, WAREHOUSE_KEY, Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
 
 EXAMPLES = int(os.environ.get("ORDERFLOW_FUZZ_EXAMPLES", "4"))
+# No 5xx, and every response matches what the schema documents for it (body and media type).
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 KEYS = {"channel": CHANNEL_KEY, "warehouse": WAREHOUSE_KEY, "carrier": CARRIER_KEY, "ops": OPS_KEY}
 
 
@@ -37,11 +40,11 @@ def fuzz(api_url: str) -> tuple[int, list[str]]:
         def run(case: schemathesis.Case) -> None:
             for key in KEYS.values():
                 case.call_and_validate(base_url=api_url, headers={**(case.headers or {}), **key},
-                                       checks=[not_a_server_error], timeout=30)
+                                       checks=CHECKS, timeout=30)
 
         try:
             run()
-        except Exception as exc:  # noqa: BLE001 (collect every operation's failure, then report all)
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 (collect every operation's failure, then report all)
             failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:2000]}")
     return operations, failures
 
