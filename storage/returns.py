@@ -72,7 +72,7 @@ async def register_return(
     """Inside the caller's write transaction. Raises ``ReturnRefused`` (nothing written)."""
     # Lock the order row (PostgreSQL; SQLite's write transaction holds the database lock) so
     # two returns of the same line cannot both take the last unit.
-    order = (await session.execute(select(Order).where(Order.id == order_id).with_for_update())).unique().scalar_one()
+    order = (await session.execute(select(Order).where(Order.id == order_id).with_for_update(of=Order))).unique().scalar_one()
     check_return_window(await delivered_at(session, order_id), now, window_days)
     check_return_quantities(lines, delivered_quantities(order), await returned_quantities(session, order_id))
     by_no = {ln.line_no: ln for ln in order.lines}
