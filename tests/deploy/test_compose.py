@@ -138,7 +138,8 @@ def test_every_orderflow_process_gets_valid_production_settings(
     assert settings.temporal_address == "temporal:7233"
     assert settings.temporal_namespace == resolved["services"]["temporal-ui"]["environment"]["TEMPORAL_DEFAULT_NAMESPACE"]
     assert settings.seller_name == "Voorbeeld Handel B.V."
-    assert settings.public_base_url == "https://orders.example.com"
+    # The address in customers' feedback links: the API's public one, not the dev default.
+    assert service["environment"]["ORDERFLOW_PUBLIC_BASE_URL"] == "https://orders.example.com"
 
 
 def test_the_app_and_the_workers_wait_for_the_one_shot_jobs(resolved: dict[str, Any]) -> None:
