@@ -1,6 +1,6 @@
 """Warehouse planners on generated orders: pick route length against the S-shape rule and the
 optimum, packing containers and utilisation against a lower bound and first-fit decreasing,
-and the time each plan takes. Run: ``make bench-warehouse`` (prints a table; seeded, so the
+wave picking against one order at a time, and the time each plan takes. Run: ``make bench-warehouse`` (prints a table; seeded, so the
 figures repeat)."""
 
 import random
@@ -10,6 +10,7 @@ import time
 from activities.planning.layout import Point, demo_layout, rack_y
 from activities.planning.packing import CONTAINERS, Item, first_fit_decreasing, lower_bound, pack_kind, plan_packing
 from activities.planning.routing import EXACT_LIMIT, plan_route, s_shape
+from activities.planning.waves import wave_route
 
 ORDERS = 40
 # Parcel goods like the demo catalogue's: (l, w, h mm, grams, fragile)
@@ -64,7 +65,31 @@ def bench_packing(rng: random.Random) -> None:
     print("  LB = item volume / largest box, rounded up; 'full plan' = what plan_packing picks (pallet above 4 boxes)")
 
 
+def bench_waves(rng: random.Random) -> None:
+    """Orders of 1-5 items at random zone-A bins, walked one at a time (each its own exact or
+    improved route, depot to pack station) against one wave route through all of them."""
+    layout = demo_layout()
+    print("\nwave picking (orders of 1-5 items in zone A, one trolley round against one order at a time)")
+    print(f"{'orders':>7} {'wave/single':>12} {'m/order single':>15} {'m/order wave':>13} {'ms/wave':>8}")
+    for orders in (5, 10, 20):
+        ratios, single_per_order, wave_per_order, times = [], [], [], []
+        for _ in range(ORDERS):
+            picks = [[Point(rng.choice(layout.aisle_xs[:6]), rack_y(layout, rng.randint(1, 16)))
+                      for _ in range(rng.randint(1, 5))] for _ in range(orders)]
+            singles = sum(plan_route(layout, list(dict.fromkeys(p))).length for p in picks)
+            start = time.perf_counter()
+            _, route = wave_route(layout, picks)
+            times.append(time.perf_counter() - start)
+            ratios.append(route.length / singles)
+            single_per_order.append(singles / orders)
+            wave_per_order.append(route.length / orders)
+        print(f"{orders:>7} {statistics.mean(ratios):>12.3f} {statistics.mean(single_per_order):>15.1f} "
+              f"{statistics.mean(wave_per_order):>13.1f} {1000 * statistics.mean(times):>8.1f}")
+    print(f"  (means over {ORDERS} rounds; a bin two orders share is visited once)")
+
+
 if __name__ == "__main__":
     rng = random.Random(5)
     bench_routes(rng)
     bench_packing(rng)
+    bench_waves(rng)
