@@ -36,8 +36,10 @@ bench: $(STAMP)
 	$(BIN)/python -m scripts.bench $(ARGS)
 
 # The storage tests again, against PostgreSQL: make test-postgres TEST_DATABASE_URL=postgresql+asyncpg://...
+# Also the stock issue's proof through the API (200 orders for 50 units), in a database of its
+# own on that server.
 test-postgres: $(STAMP)
-	$(BIN)/pytest tests/storage tests/activities
+	$(BIN)/pytest tests/storage tests/activities tests/integration/test_last_units_race.py
 
 migrate: $(STAMP)
 	$(BIN)/python -m storage.migrate
