@@ -1,6 +1,7 @@
-"""Order documents: the shipping label (PDF 100 × 150 mm and ZPL), the sales invoice and the
-packing slip, rendered once per order right after the shipment is booked and stored in the
-database (``order_documents``), from where the API serves them.
+"""Order documents: a shipping label per package (PDF 100 × 150 mm and ZPL, "package n of
+m" with that package's weight and tracking number), the sales invoice and the packing slip,
+rendered once per order right after the shipment is booked and stored in the database
+(``order_documents``), from where the API serves them.
 
 Rendering is CPU work: it runs in a worker thread so the activity worker's event loop (and
 with it payments) keeps going. The invoice takes its gap-free number from the ``invoice``
@@ -12,25 +13,23 @@ a retried or concurrent second run cannot give an order a second number — it r
 import asyncio
 import io
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
-from importlib import resources
 
 from reportlab.graphics.barcode import code128
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from activities.document_text import PageText
 from activities.errors import refusal
-from activities.shipping import order_parcel
-from domain.enums import ErrorType, PaymentStatus
+from activities.shipping import order_parcel, shipment_packages
+from domain.enums import ErrorType, PaymentStatus, ShipmentStatus
 from domain.invoicing import InvoiceLine, InvoiceTotals, invoice_reference, invoice_totals
 from domain.models import DocumentsRequest, DocumentsResult
 from storage.db import transaction
@@ -38,7 +37,6 @@ from storage.models import Invoice, Order, OrderDocument, OrderLine, Payment, Sh
 from storage.numbering import next_number
 
 INVOICE_SERIES = "invoice"
-FONT = "NotoSans"
 LABEL_SIZE = (100 * mm, 150 * mm)
 A4 = (210 * mm, 297 * mm)
 
@@ -68,6 +66,19 @@ class LabelData:
     package_count: int
     weight_grams: int
     order_id: str
+    country: str = ""  # the destination: which forms of Han characters to print
+
+
+@dataclass(frozen=True)
+class _Package:
+    """One package to label: who carries it, its tracking number, n of m, its gross weight."""
+
+    carrier: str
+    service: str
+    tracking_number: str
+    number: int
+    count: int
+    weight_grams: int
 
 
 @dataclass(frozen=True)
@@ -81,16 +92,7 @@ class InvoiceData:
     lines: list[InvoiceLine]
     totals: InvoiceTotals
     payment: str
-
-
-@lru_cache
-def _register_font() -> str:
-    """Noto Sans (Latin, Greek, Cyrillic, Vietnamese...), shipped in a PyPI wheel, embedded in
-    every PDF as a subset, so names in those scripts print on any printer."""
-    path = resources.files("fontpkg_noto_sans") / "files" / "NotoSans[wdth,wght].ttf"
-    with resources.as_file(path) as font_file:
-        pdfmetrics.registerFont(TTFont(FONT, str(font_file)))
-    return FONT
+    country: str = ""
 
 
 def _euro(amount: Decimal) -> str:
@@ -105,45 +107,45 @@ def _weight(grams: int) -> str:
 
 
 def render_label_pdf(data: LabelData) -> bytes:
-    font = _register_font()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=LABEL_SIZE, pageCompression=1)
+    t = PageText(c, data.country)
     c.setTitle(f"Label {data.tracking_number}")
     width, height = LABEL_SIZE
     x = 5 * mm
     y = height - 8 * mm
-    c.setFont(font, 7)
-    c.drawString(x, y, "FROM")
+    t.size(7)
+    t.left(x, y, "FROM")
     for line in (data.sender.name, *data.sender.address_lines):
         y -= 3.2 * mm
-        c.drawString(x, y, line)
-    c.setFont(font, 12)
-    c.drawRightString(width - x, height - 9 * mm, data.carrier.upper())
-    c.setFont(font, 8)
-    c.drawRightString(width - x, height - 13 * mm, data.service)
+        t.left(x, y, line)
+    t.size(12)
+    t.right(width - x, height - 9 * mm, data.carrier.upper())
+    t.size(8)
+    t.right(width - x, height - 13 * mm, data.service)
     y -= 4 * mm
     c.line(x, y, width - x, y)
     y -= 6 * mm
-    c.setFont(font, 8)
-    c.drawString(x, y, "TO")
-    c.setFont(font, 12)
+    t.size(8)
+    t.left(x, y, "TO")
+    t.size(12)
     for line in data.recipient_lines:
         y -= 5.5 * mm
-        c.drawString(x, y, line)
+        t.left(x, y, line)
     y -= 5 * mm
     c.line(x, y, width - x, y)
     y -= 6 * mm
-    c.setFont(font, 10)
-    c.drawString(x, y, f"Package {data.package_number} of {data.package_count}")
-    c.drawRightString(width - x, y, _weight(data.weight_grams))
+    t.size(10)
+    t.left(x, y, f"Package {data.package_number} of {data.package_count}")
+    t.right(width - x, y, _weight(data.weight_grams))
     y -= 5 * mm
-    c.setFont(font, 8)
-    c.drawString(x, y, f"Order {data.order_id}")
+    t.size(8)
+    t.left(x, y, f"Order {data.order_id}")
     barcode = code128.Code128(data.tracking_number, barHeight=25 * mm, barWidth=0.38 * mm, quiet=True)
     bx = max((width - barcode.width) / 2, 2 * mm)
     barcode.drawOn(c, bx, 18 * mm)
-    c.setFont(font, 11)
-    c.drawCentredString(width / 2, 12 * mm, data.tracking_number)
+    t.size(11)
+    t.centre(width / 2, 12 * mm, data.tracking_number)
     c.showPage()
     c.save()
     return buf.getvalue()
@@ -187,50 +189,50 @@ def render_label_zpl(data: LabelData) -> bytes:
     return ("\n".join(out) + "\n").encode("utf-8")
 
 
-def _table_row(c: canvas.Canvas, y: float, cells: list[tuple[float, str, str]]) -> None:
+def _table_row(t: PageText, y: float, cells: list[tuple[float, str, str]]) -> None:
     for x, value, align in cells:
         if align == "r":
-            c.drawRightString(x, y, value)
+            t.right(x, y, value)
         else:
-            c.drawString(x, y, value)
+            t.left(x, y, value)
 
 
 def render_invoice_pdf(data: InvoiceData) -> bytes:
-    font = _register_font()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    t = PageText(c, data.country)
     c.setTitle(f"Invoice {data.reference}")
     width, height = A4
     left, right = 20 * mm, width - 20 * mm
     y = height - 25 * mm
-    c.setFont(font, 18)
-    c.drawString(left, y, "Invoice")
-    c.setFont(font, 9)
+    t.size(18)
+    t.left(left, y, "Invoice")
+    t.size(9)
     seller = [data.seller.name, *data.seller.address_lines, f"VAT {data.seller.vat_number}",
               f"CoC {data.seller.coc_number}"]
     sy = height - 20 * mm
     for line in seller:
-        c.drawRightString(right, sy, line)
+        t.right(right, sy, line)
         sy -= 4.2 * mm
     y -= 14 * mm
-    c.setFont(font, 10)
+    t.size(10)
     for line in data.buyer_lines:
-        c.drawString(left, y, line)
+        t.left(left, y, line)
         y -= 5 * mm
     y -= 6 * mm
-    c.setFont(font, 9)
+    t.size(9)
     for label, value in (("Invoice number", data.reference),
                          ("Invoice date", data.issued_at.date().isoformat()),
                          ("Order", f"{data.order_id} ({data.external_reference})"),
                          ("Payment", data.payment)):
-        c.drawString(left, y, label)
-        c.drawString(left + 35 * mm, y, value)
+        t.left(left, y, label)
+        t.left(left + 35 * mm, y, value)
         y -= 4.8 * mm
     y -= 6 * mm
     cols = [(left, "l"), (left + 28 * mm, "l"), (left + 108 * mm, "r"), (left + 132 * mm, "r"),
             (left + 146 * mm, "r"), (right, "r")]
-    c.setFont(font, 8.5)
-    _table_row(c, y, [(x, h, a) for (x, a), h in zip(cols, ["SKU", "Description", "Qty", "Unit price",
+    t.size(8.5)
+    _table_row(t, y, [(x, h, a) for (x, a), h in zip(cols, ["SKU", "Description", "Qty", "Unit price",
                                                              "VAT", "Amount"], strict=True)])
     y -= 2 * mm
     c.line(left, y, right, y)
@@ -238,29 +240,29 @@ def render_invoice_pdf(data: InvoiceData) -> bytes:
     for line in data.lines:
         if y < 60 * mm:
             c.showPage()
-            c.setFont(font, 8.5)
+            t.size(8.5)
             y = height - 25 * mm
-        _table_row(c, y, [(x, v, a) for (x, a), v in zip(cols, [
+        _table_row(t, y, [(x, v, a) for (x, a), v in zip(cols, [
             line.sku, line.name[:48], str(line.quantity), _euro(line.unit_price), f"{line.vat_rate.normalize()}%",
             _euro(line.line_total)], strict=True)])
         y -= 4.8 * mm
     c.line(left, y + 2 * mm, right, y + 2 * mm)
     y -= 4 * mm
-    c.drawString(left + 70 * mm, y, "VAT rate")
+    t.left(left + 70 * mm, y, "VAT rate")
     for x, head in ((left + 110 * mm, "Net"), (left + 135 * mm, "VAT"), (right, "Incl. VAT")):
-        c.drawRightString(x, y, head)
+        t.right(x, y, head)
     y -= 4.8 * mm
     for b in data.totals.per_rate:
-        c.drawString(left + 70 * mm, y, f"{b.rate.normalize()}%")
+        t.left(left + 70 * mm, y, f"{b.rate.normalize()}%")
         for x, value in ((left + 110 * mm, b.net), (left + 135 * mm, b.vat), (right, b.gross)):
-            c.drawRightString(x, y, _euro(value))
+            t.right(x, y, _euro(value))
         y -= 4.8 * mm
     y -= 2 * mm
-    c.setFont(font, 10)
+    t.size(10)
     for label, value in (("Total excl. VAT", data.totals.net), ("VAT", data.totals.vat),
                          ("Total incl. VAT", data.totals.gross)):
-        c.drawString(left + 90 * mm, y, label)
-        c.drawRightString(right, y, _euro(value))
+        t.left(left + 90 * mm, y, label)
+        t.right(right, y, _euro(value))
         y -= 5.5 * mm
     c.showPage()
     c.save()
@@ -268,42 +270,42 @@ def render_invoice_pdf(data: InvoiceData) -> bytes:
 
 
 def render_packing_slip_pdf(order_id: str, external_reference: str, recipient_lines: tuple[str, ...],
-                            lines: list[InvoiceLine], tracking_number: str) -> bytes:
-    font = _register_font()
+                            lines: list[InvoiceLine], tracking_number: str, country: str | None = None) -> bytes:
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4, pageCompression=1)
+    t = PageText(c, country)
     c.setTitle(f"Packing slip {order_id}")
     width, height = A4
     left, right = 20 * mm, width - 20 * mm
     y = height - 25 * mm
-    c.setFont(font, 18)
-    c.drawString(left, y, "Packing slip")
-    c.setFont(font, 9)
-    c.drawRightString(right, y, f"Order {order_id} ({external_reference})")
-    c.drawRightString(right, y - 5 * mm, f"Tracking {tracking_number}")
+    t.size(18)
+    t.left(left, y, "Packing slip")
+    t.size(9)
+    t.right(right, y, f"Order {order_id} ({external_reference})")
+    t.right(right, y - 5 * mm, f"Tracking {tracking_number}")
     y -= 14 * mm
-    c.setFont(font, 10)
+    t.size(10)
     for line in recipient_lines:
-        c.drawString(left, y, line)
+        t.left(left, y, line)
         y -= 5 * mm
     y -= 8 * mm
-    c.setFont(font, 9)
-    c.drawString(left, y, "Packed")
-    c.drawString(left + 15 * mm, y, "Qty")
-    c.drawString(left + 30 * mm, y, "SKU")
-    c.drawString(left + 60 * mm, y, "Description")
+    t.size(9)
+    t.left(left, y, "Packed")
+    t.left(left + 15 * mm, y, "Qty")
+    t.left(left + 30 * mm, y, "SKU")
+    t.left(left + 60 * mm, y, "Description")
     y -= 2 * mm
     c.line(left, y, right, y)
     y -= 5 * mm
     for line in lines:
         if y < 25 * mm:
             c.showPage()
-            c.setFont(font, 9)
+            t.size(9)
             y = height - 25 * mm
         c.rect(left, y - 0.8 * mm, 3.5 * mm, 3.5 * mm)
-        c.drawString(left + 15 * mm, y, str(line.quantity))
-        c.drawString(left + 30 * mm, y, line.sku)
-        c.drawString(left + 60 * mm, y, line.name[:70])
+        t.left(left + 15 * mm, y, str(line.quantity))
+        t.left(left + 30 * mm, y, line.sku)
+        t.left(left + 60 * mm, y, line.name[:70])
         y -= 6 * mm
     c.showPage()
     c.save()
@@ -353,10 +355,10 @@ class DocumentActivities:
                 select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.dropped.is_(False))
                 .order_by(OrderLine.line_no))).scalars().all()
             shipments = (await session.execute(
-                select(Shipment).where(Shipment.order_id == order.id, Shipment.status != "cancelled")
+                select(Shipment).where(Shipment.order_id == order.id, Shipment.status != ShipmentStatus.CANCELLED)
                 .order_by(Shipment.created_at))).scalars().all()
             payment = (await session.execute(select(Payment).where(Payment.order_id == order.id))).scalar_one_or_none()
-            parcel = await order_parcel(session, order)
+            labels = await self._labels(session, order, shipments)
         if not shipments:
             raise refusal(ErrorType.INVALID_REQUEST, f"order {order.id} has no booked shipment to label")
         recipient = _address_lines(order)
@@ -366,19 +368,21 @@ class DocumentActivities:
         totals = invoice_totals(invoice_lines)
         # Labels and the packing slip need no number: render them before taking the lock.
         documents: list[tuple[str, str, str, str | None, bytes]] = []
-        for n, shipment in enumerate(shipments, start=1):
-            label = LabelData(sender=self._seller, recipient_lines=recipient, carrier=shipment.carrier,
-                              service=shipment.service, tracking_number=shipment.tracking_number,
-                              package_number=n, package_count=len(shipments),
-                              weight_grams=parcel.weight_grams // len(shipments), order_id=order.id)
+        for shipment_id, package in labels:
+            label = LabelData(sender=self._seller, recipient_lines=recipient, carrier=package.carrier,
+                              service=package.service, tracking_number=package.tracking_number,
+                              package_number=package.number, package_count=package.count,
+                              weight_grams=package.weight_grams, order_id=order.id,
+                              country=order.ship_country or "")
             pdf, zpl = await asyncio.gather(asyncio.to_thread(render_label_pdf, label),
                                             asyncio.to_thread(render_label_zpl, label))
-            documents.append((DocumentKind.LABEL, f"label-{shipment.tracking_number}.pdf", "application/pdf",
-                              shipment.id, pdf))
-            documents.append((DocumentKind.LABEL, f"label-{shipment.tracking_number}.zpl",
-                              "application/zpl; charset=utf-8", shipment.id, zpl))
+            documents.append((DocumentKind.LABEL, f"label-{package.tracking_number}.pdf", "application/pdf",
+                              shipment_id, pdf))
+            documents.append((DocumentKind.LABEL, f"label-{package.tracking_number}.zpl",
+                              "application/zpl; charset=utf-8", shipment_id, zpl))
         slip = await asyncio.to_thread(render_packing_slip_pdf, order.id, order.external_reference, recipient,
-                                       invoice_lines, ", ".join(s.tracking_number for s in shipments))
+                                       invoice_lines, ", ".join(package.tracking_number for _, package in labels),
+                                       order.ship_country)
         documents.append((DocumentKind.PACKING_SLIP, f"packing-slip-{order.id}.pdf", "application/pdf", None, slip))
         try:
             async with transaction(self._sessions) as session:
@@ -388,7 +392,7 @@ class DocumentActivities:
                 pdf = await asyncio.to_thread(render_invoice_pdf, InvoiceData(
                     seller=self._seller, buyer_lines=recipient, reference=reference, issued_at=issued_at,
                     order_id=order.id, external_reference=order.external_reference, lines=invoice_lines,
-                    totals=totals, payment=_payment_text(payment)))
+                    totals=totals, payment=_payment_text(payment), country=order.ship_country or ""))
                 session.add(Invoice(order_id=order.id, number=number, reference=reference,
                                     total_amount=totals.gross, vat_amount=totals.vat, issued_at=issued_at))
                 await session.flush()  # the unique order id: a second invoice fails here, number unused
@@ -406,6 +410,23 @@ class DocumentActivities:
             raise
         activity.logger.info("documents stored", extra={"invoice": reference, "documents": len(rows)})
         return DocumentsResult(invoice_number=reference, document_ids=[r.id for r in rows])
+
+    @staticmethod
+    async def _labels(session: AsyncSession, order: Order, shipments: Sequence[Shipment]) -> list[tuple[str, "_Package"]]:
+        """(shipment id, package) for every label to print: one per booked package, numbered
+        over the whole order. A shipment booked before packages were recorded is one package
+        with the order's estimated weight."""
+        found: list[tuple[str, _Package]] = []
+        for shipment in shipments:
+            rows = await shipment_packages(session, shipment.id)
+            if rows:
+                found += [(shipment.id, _Package(shipment.carrier, shipment.service, r.tracking_number, 0, 0,
+                                                 r.weight_grams)) for r in rows]
+            else:
+                weight = (await order_parcel(session, order)).weight_grams // len(shipments)
+                found.append((shipment.id, _Package(shipment.carrier, shipment.service, shipment.tracking_number,
+                                                    0, 0, weight)))
+        return [(sid, replace(p, number=n, count=len(found))) for n, (sid, p) in enumerate(found, start=1)]
 
     async def _existing(self, order_id: str) -> DocumentsResult | None:
         async with self._sessions() as session:

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.enums import AlertKind, NotificationChannel, OrderStatus, PaymentMethod, PaymentStatus
 
@@ -46,6 +46,8 @@ class PaymentProvider(Protocol):
 
 
 class Parcel(BaseModel):
+    """One package (collo) as the carrier sees it: its gross weight, outer size and where it goes."""
+
     weight_grams: int
     length_mm: int
     width_mm: int
@@ -64,17 +66,27 @@ class CarrierRate(BaseModel):
 class CarrierBooking(BaseModel):
     carrier: str
     service: str
-    tracking_number: str
+    tracking_number: str  # the first package's
+    # One tracking number per package, in the order the packages were given (empty in
+    # bookings recorded before shipments had several packages: one package).
+    package_tracking_numbers: list[str] = Field(default_factory=list)
 
 
 class CarrierGateway(Protocol):
-    async def rates(self, parcel: Parcel) -> list[CarrierRate]:
-        """Every carrier service that can take this parcel, with price and transit time."""
+    """A carrier's API. A shipment of several packages (multi-collo) is one booking: the
+    carrier takes every package or refuses the whole booking (one too heavy or too large for
+    the service refuses it), and gives each package its own tracking number."""
+
+    async def rates(self, parcels: list[Parcel]) -> list[CarrierRate]:
+        """Every carrier service that can take every one of these packages, with the price
+        of them all together and the transit time."""
         ...
 
-    async def book(self, *, carrier: str, service: str, parcel: Parcel, idempotency_key: str) -> CarrierBooking: ...
+    async def book(self, *, carrier: str, service: str, parcels: list[Parcel], idempotency_key: str) -> CarrierBooking: ...
 
-    async def cancel(self, *, tracking_number: str, idempotency_key: str) -> None: ...
+    async def cancel(self, *, tracking_numbers: list[str], idempotency_key: str) -> None:
+        """Cancel a booking: every package of it."""
+        ...
 
 
 class PimStatusUpdate(BaseModel):

@@ -126,7 +126,10 @@ class ShipmentOut(BaseModel):
     shipment_id: str
     carrier: str
     service: str
-    tracking_number: str
+    tracking_number: str = Field(description="The first package's tracking number")
+    package_tracking_numbers: list[str] = Field(
+        default_factory=list, description="One tracking number per package (collo), the first is tracking_number; "
+                                          "a carrier's tracking event may name any of them")
     status: str
     price: Decimal
     transit_days: int

@@ -304,6 +304,28 @@ class Shipment(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ShipmentPackage(Base):
+    """One package (collo) of a shipment, as booked with the carrier: its own tracking number,
+    weight and size. The first package's number is also the shipment's ``tracking_number``.
+    Shipments booked before packages were recorded have no rows here (one package)."""
+
+    __tablename__ = "shipment_packages"
+    __table_args__ = (UniqueConstraint("shipment_id", "package_number", name="uq_shipment_packages_number"),)
+
+    tracking_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shipment_id: Mapped[str] = mapped_column(ForeignKey("shipments.id"), index=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    package_number: Mapped[int] = mapped_column(Integer)  # 1..package_count
+    package_count: Mapped[int] = mapped_column(Integer)
+    container: Mapped[str | None] = mapped_column(String(32))  # packing plan container code (BOX-M, ...)
+    weight_grams: Mapped[int] = mapped_column(Integer)
+    length_mm: Mapped[int] = mapped_column(Integer)
+    width_mm: Mapped[int] = mapped_column(Integer)
+    height_mm: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CustomerMessage(Base):
     """What was sent to a customer, once per (order, status change, channel)."""
 

@@ -2,14 +2,14 @@
 (timeline, payment, shipments, feedback), order search with keyset pagination, products."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
-from storage.models import Customer, Order, OrderEvent, OrderFeedback, Payment, Product, Shipment
+from storage.models import Customer, Order, OrderEvent, OrderFeedback, Payment, Product, Shipment, ShipmentPackage
 
 
 async def get_order(session: AsyncSession, order_id: str, *, channel: str | None = None) -> Order | None:
@@ -52,6 +52,8 @@ class OrderRecord:
     payment: Payment | None
     shipments: list[Shipment]
     feedback: OrderFeedback | None
+    # shipment id -> its packages' tracking numbers, in package order (none recorded: one package)
+    package_tracking_numbers: dict[str, list[str]] = field(default_factory=dict)
 
 
 async def order_record(session: AsyncSession, order_id: str) -> OrderRecord:
@@ -61,7 +63,13 @@ async def order_record(session: AsyncSession, order_id: str) -> OrderRecord:
     shipments = (await session.execute(
         select(Shipment).where(Shipment.order_id == order_id).order_by(Shipment.created_at, Shipment.id))).scalars()
     feedback = await session.get(OrderFeedback, order_id)
-    return OrderRecord(events=list(events), payment=payment, shipments=list(shipments), feedback=feedback)
+    packages: dict[str, list[str]] = {}
+    for shipment_id, number in (await session.execute(
+            select(ShipmentPackage.shipment_id, ShipmentPackage.tracking_number)
+            .where(ShipmentPackage.order_id == order_id).order_by(ShipmentPackage.package_number))).all():
+        packages.setdefault(shipment_id, []).append(number)
+    return OrderRecord(events=list(events), payment=payment, shipments=list(shipments), feedback=feedback,
+                       package_tracking_numbers=packages)
 
 
 @dataclass
@@ -111,6 +119,11 @@ async def search_orders(
 
 
 async def shipment_by_tracking_number(session: AsyncSession, tracking_number: str) -> Shipment | None:
+    """The shipment with this tracking number: the shipment's own (its first package's) or
+    that of any of its packages."""
+    package = await session.get(ShipmentPackage, tracking_number)
+    if package is not None:
+        return await session.get(Shipment, package.shipment_id)
     return (await session.execute(
         select(Shipment).where(Shipment.tracking_number == tracking_number))).scalar_one_or_none()
 

@@ -1,6 +1,7 @@
 """A sandbox carrier API for the demo carriers: rate cards by weight and destination zone,
-transit times, size and weight limits, and tracking numbers in each carrier's own format.
-Bookings are recorded in the database and honour the caller's idempotency key."""
+transit times, size and weight limits checked per package, and a tracking number per package
+in each carrier's own format. Bookings are recorded in the database and honour the caller's
+idempotency key; a share of calls can fail as a busy API does (retried by Temporal)."""
 
 import random
 import string
@@ -68,6 +69,7 @@ SERVICES: list[Service] = [
 
 
 def _price(service: Service, parcel: Parcel) -> Decimal | None:
+    """What ``service`` charges for one package, or None if it cannot take it."""
     table = service.rates.get(zone(parcel.country))
     if table is None:
         return None
@@ -80,42 +82,69 @@ def _price(service: Service, parcel: Parcel) -> Decimal | None:
     return None
 
 
+def _total(service: Service, parcels: list[Parcel]) -> Decimal | None:
+    """What ``service`` charges for all the packages, or None if one of them is refused."""
+    prices = [_price(service, p) for p in parcels]
+    return None if not prices or None in prices else sum(prices, Decimal("0.00"))  # type: ignore[arg-type]
+
+
+def _describe(parcel: Parcel) -> str:
+    return f"{parcel.weight_grams} g, {parcel.length_mm}×{parcel.width_mm}×{parcel.height_mm} mm, to {parcel.country}"
+
+
+class CarrierUnavailable(Exception):
+    """The carrier's API did not answer (a transient failure: the activity is retried)."""
+
+
 class SandboxCarrierGateway:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, refuse_carriers: frozenset[str] = frozenset()) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, refuse_carriers: frozenset[str] = frozenset(),
+                 fail_rate: float = 0.0) -> None:
         self._sessions = sessions
         # Carriers that refuse every booking: lets tests and demos exercise the fallback.
         self._refuse = refuse_carriers
+        # Share of booking calls that fail as a busy carrier API does (settings: sandbox_carrier_fail_rate).
+        self._fail_rate = fail_rate
 
-    async def rates(self, parcel: Parcel) -> list[CarrierRate]:
+    async def rates(self, parcels: list[Parcel]) -> list[CarrierRate]:
         rates = []
         for service in SERVICES:
-            price = _price(service, parcel)
+            price = _total(service, parcels)
             if price is not None:
                 rates.append(CarrierRate(carrier=service.carrier, service=service.service, price=price,
-                                         transit_days=service.transit_days[zone(parcel.country)]))
+                                         transit_days=service.transit_days[zone(parcels[0].country)]))
         return rates
 
-    async def book(self, *, carrier: str, service: str, parcel: Parcel, idempotency_key: str) -> CarrierBooking:
+    async def book(self, *, carrier: str, service: str, parcels: list[Parcel], idempotency_key: str) -> CarrierBooking:
         match = next((s for s in SERVICES if s.carrier == carrier and s.service == service), None)
         if match is None:
             raise CarrierRefused(f"{carrier}/{service} is not a known service")
+        if self._fail_rate and random.random() < self._fail_rate:
+            raise CarrierUnavailable(f"sandbox carrier {carrier}: 503 service unavailable")
         if carrier in self._refuse:
             raise CarrierRefused(f"{carrier} refused the booking")
-        if _price(match, parcel) is None:
-            raise CarrierRefused(f"{carrier}/{service} cannot take a parcel of {parcel.weight_grams} g to {parcel.country}")
+        if not parcels:
+            raise CarrierRefused(f"{carrier}/{service}: a booking needs at least one package")
+        for n, parcel in enumerate(parcels, start=1):
+            if _price(match, parcel) is None:
+                which = f"package {n} of {len(parcels)} " if len(parcels) > 1 else "a parcel "
+                raise CarrierRefused(f"{carrier}/{service} cannot take {which}({_describe(parcel)})")
 
         async def work(session: AsyncSession) -> CarrierBooking:
-            digits = "".join(random.choices(string.digits, k=match.tracking_digits))
-            number = f"{match.tracking_prefix}{digits}"
-            session.add(SandboxCarrierBooking(tracking_number=number, carrier=carrier, service=service,
-                                              status=ShipmentStatus.BOOKED))
+            numbers = []
+            for _ in parcels:
+                digits = "".join(random.choices(string.digits, k=match.tracking_digits))
+                numbers.append(f"{match.tracking_prefix}{digits}")
+                session.add(SandboxCarrierBooking(tracking_number=numbers[-1], carrier=carrier, service=service,
+                                                  status=ShipmentStatus.BOOKED))
             await session.flush()
-            return CarrierBooking(carrier=carrier, service=service, tracking_number=number)
+            return CarrierBooking(carrier=carrier, service=service, tracking_number=numbers[0],
+                                  package_tracking_numbers=numbers)
 
         return await run_once(self._sessions, f"carrier:book:{idempotency_key}", "carrier.book", CarrierBooking, work)
 
-    async def cancel(self, *, tracking_number: str, idempotency_key: str) -> None:
+    async def cancel(self, *, tracking_numbers: list[str], idempotency_key: str) -> None:
         async with transaction(self._sessions) as session:
-            booking = await session.get(SandboxCarrierBooking, tracking_number)
-            if booking is not None:
-                booking.status = ShipmentStatus.CANCELLED
+            for number in tracking_numbers:
+                booking = await session.get(SandboxCarrierBooking, number)
+                if booking is not None:
+                    booking.status = ShipmentStatus.CANCELLED

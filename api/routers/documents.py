@@ -1,5 +1,6 @@
-"""An order's documents: the shipping label (PDF and ZPL), the sales invoice and the packing
-slip, rendered by the worker right after the shipment is booked and stored in the database."""
+"""An order's documents: a shipping label per package (PDF and ZPL), the sales invoice and the
+packing slip, rendered by the worker right after the shipment is booked and stored in the
+database."""
 
 import re
 from datetime import datetime
@@ -41,8 +42,9 @@ class DocumentList(BaseModel):
 @router.get("/{order_id}/documents", response_model=DocumentList, summary="List an order's documents",
             responses={**AUTH_RESPONSES, **NOT_FOUND})
 async def list_documents(order_id: OrderId, principal: OrderReader, sessions: Sessions) -> DocumentList:
-    """The label(s), invoice and packing slip, each with the URL that returns its file. Empty
-    until the shipment is booked (after the pack). Roles: channel (own orders), warehouse, ops."""
+    """A label per package (PDF and ZPL, "package n of m"), the invoice and the packing slip,
+    each with the URL that returns its file. Empty until the shipment is booked (after the
+    pack). Roles: channel (own orders), warehouse, ops."""
     order = await load_order(sessions, principal, order_id)
     async with sessions() as session:
         rows = (await session.execute(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
 from activities.adapters.sandbox_carrier import SandboxCarrierGateway
-from activities.shipping import basket_parcel
+from activities.shipping import basket_packages
 from api.deps import ChannelOrOps, Sessions
 from api.errors import ApiError
 from api.routers.orders import AUTH_RESPONSES
@@ -48,7 +48,8 @@ class QuoteOption(BaseModel):
 
 
 class QuoteOut(BaseModel):
-    weight_grams: int
+    weight_grams: int = Field(description="Gross weight of all the packages (contents and packaging)")
+    packages: int = Field(description="How many packages the basket makes, as the warehouse would pack it")
     options: list[QuoteOption]
 
 
@@ -56,8 +57,10 @@ class QuoteOut(BaseModel):
              responses={**AUTH_RESPONSES})
 async def quotes(body: QuoteRequest, principal: ChannelOrOps, sessions: Sessions) -> QuoteOut:
     """Body: `{"destination": {"country": "NL", "postcode": "1012 LG"}, "lines": [{"sku", "quantity"}]}`.
-    Every carrier service that can take the basket (packed as the order would be), cheapest
-    first, with its price (EUR, VAT included) and arrival date. Roles: channel, ops."""
+    The basket is planned into boxes, crates or pallets as the warehouse would pack the order
+    (a basket of more than 500 items is estimated as one parcel); every carrier service that
+    takes every one of those packages is listed, cheapest first, with the price of all the
+    packages together (EUR, VAT included) and the arrival date. Roles: channel, ops."""
     quantities: dict[str, int] = {}
     for line in body.lines:
         quantities[line.sku] = quantities.get(line.sku, 0) + line.quantity
@@ -67,16 +70,18 @@ async def quotes(body: QuoteRequest, principal: ChannelOrOps, sessions: Sessions
         unknown = sorted(set(quantities) - known)
         if unknown:
             raise ApiError(422, f"unknown SKU {', '.join(s[:64] for s in unknown[:5])}; GET /products lists the catalogue")
-        parcel = await basket_parcel(session, quantities, body.destination.country, body.destination.postcode)
-    rates = await SandboxCarrierGateway(sessions).rates(parcel)
+        parcels = await basket_packages(session, quantities, body.destination.country, body.destination.postcode)
+    weight = sum(p.weight_grams for p in parcels)
+    rates = await SandboxCarrierGateway(sessions).rates(parcels)
     if not rates:
-        raise ApiError(422, f"no carrier can take this basket ({parcel.weight_grams} g) to "
-                            f"{body.destination.country}; split it into smaller orders")
+        heaviest = max(p.weight_grams for p in parcels)
+        raise ApiError(422, f"no carrier can take this basket ({len(parcels)} package(s), {weight} g, the heaviest "
+                            f"{heaviest} g) to {body.destination.country}; split it into smaller orders")
     options = [RateOption(**r.model_dump()) for r in rates]
     fastest = rank_rates(options, ShippingPreference.FASTEST).ranked[0]
     cheapest = rank_rates(options, ShippingPreference.CHEAPEST).ranked
     today = datetime.now(UTC).date()
-    return QuoteOut(weight_grams=parcel.weight_grams, options=[QuoteOption(
+    return QuoteOut(weight_grams=weight, packages=len(parcels), options=[QuoteOption(
         carrier=o.carrier, service=o.service, price=o.price, transit_days=o.transit_days,
         arrives_by=today + timedelta(days=o.transit_days), fastest=o is fastest, cheapest=o is cheapest[0])
         for o in cheapest])

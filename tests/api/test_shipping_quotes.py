@@ -13,7 +13,7 @@ async def test_quotes_for_a_basket(api: Api) -> None:
     response = await api.http.post("/shipping/quotes", json=BASKET, headers=CHANNEL)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["weight_grams"] == 1980  # (2 x 450 + 900) g with 10 % packaging
+    assert body["weight_grams"] == 1950 and body["packages"] == 1  # 2 x 450 + 900 g in a small box (150 g)
     options = body["options"]
     prices = [Decimal(o["price"]) for o in options]
     assert len(options) >= 2 and prices == sorted(prices)
