@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
-from domain.enums import BackorderDecision
+from domain.enums import BackorderDecision, OrderStatus
+from domain.messages import CUSTOMER_STATUSES_DEFAULT
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent
@@ -34,6 +35,10 @@ DEV_API_KEYS = {
 
 # The dev profile's documented carrier secret; production refuses to start with it.
 DEV_CARRIER_SIGNING_SECRET = "carrier-dev-secret"
+
+# The dev profile's documented SMS and app-push webhook secrets; production refuses them.
+DEV_SMS_WEBHOOK_SECRET = "sms-dev-secret"
+DEV_APP_WEBHOOK_SECRET = "app-dev-secret"
 
 # The dev profile's documented payload encryption key (32 bytes, base64): it is public, so it
 # hides nothing; production refuses to start with it.
@@ -116,6 +121,83 @@ class Settings(BaseSettings):
     pim_backend: Literal["sandbox", "webhook"] = "sandbox"
     pim_webhook_url: str = "http://127.0.0.1:8090/order-status"
     pim_webhook_secret: str = "pim-dev-secret"
+
+    # --- Customer messages, SMS/app webhooks and per-carrier secrets (issue 6; README: Customer
+    # messages, Carrier events) ---
+    # Which order statuses reach the customer: names as a JSON list or comma-separated
+    # (e.g. "SHIPPED,DELIVERED"); an empty value tells the customer nothing. Unknown names are
+    # refused at startup.
+    customer_statuses: Annotated[frozenset[OrderStatus], NoDecode] = CUSTOMER_STATUSES_DEFAULT
+    # SMS and app push: "sandbox" records the message only; "webhook" POSTs signed JSON
+    # (X-Signature: sha256=<HMAC-SHA256 of the body with the channel's secret>) to the channel's
+    # gateway URL through the customer_messages outbox. Production refuses the dev secrets.
+    sms_backend: Literal["sandbox", "webhook"] = "sandbox"
+    sms_webhook_url: str = "http://127.0.0.1:8091/sms"
+    sms_webhook_secret: SecretStr = SecretStr(DEV_SMS_WEBHOOK_SECRET)
+    app_backend: Literal["sandbox", "webhook"] = "sandbox"
+    app_webhook_url: str = "http://127.0.0.1:8091/push"
+    app_webhook_secret: SecretStr = SecretStr(DEV_APP_WEBHOOK_SECRET)
+    # Each carrier's own secret for its tracking events, as JSON {"dhl": "...", "postnl": "..."};
+    # the carrier names itself in the X-Carrier header. Carriers not listed (and events without
+    # X-Carrier) are checked against carrier_signing_secret.
+    carrier_signing_secrets: dict[str, SecretStr] = {}
+
+    @field_validator("customer_statuses", mode="before")
+    @classmethod
+    def _statuses_from_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                names = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+            except ValueError as exc:
+                raise ValueError(f"ORDERFLOW_CUSTOMER_STATUSES is not a JSON list ({exc}); write e.g. "
+                                 '["SHIPPED", "DELIVERED"] or SHIPPED,DELIVERED') from None
+            if not isinstance(names, list):
+                raise ValueError('ORDERFLOW_CUSTOMER_STATUSES must be a list, e.g. ["SHIPPED", "DELIVERED"]')
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            names = list(value)
+        else:
+            return value
+        names = [str(n).strip().upper() for n in names if str(n).strip()]
+        unknown = sorted(n for n in names if n not in OrderStatus.__members__)
+        if unknown:
+            raise ValueError(f"ORDERFLOW_CUSTOMER_STATUSES: unknown order status {', '.join(map(repr, unknown))}; "
+                             f"use names from: {', '.join(OrderStatus.__members__)}")
+        return frozenset(OrderStatus[n] for n in names)
+
+    @field_validator("carrier_signing_secrets", mode="after")
+    @classmethod
+    def _carrier_codes_lower_case(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for code, secret in value.items():
+            if not code.strip() or not secret.get_secret_value():
+                raise ValueError(f"ORDERFLOW_CARRIER_SIGNING_SECRETS: carrier {code!r} needs a code and a secret, "
+                                 'e.g. {"dhl": "<secret>"}')
+        return {code.strip().lower(): secret for code, secret in value.items()}
+
+    @model_validator(mode="after")
+    def _production_needs_its_own_message_and_carrier_secrets(self) -> "Settings":
+        if self.profile != Profile.PRODUCTION:
+            return self
+        for channel, backend, secret, dev in (("SMS", self.sms_backend, self.sms_webhook_secret, DEV_SMS_WEBHOOK_SECRET),
+                                              ("APP", self.app_backend, self.app_webhook_secret, DEV_APP_WEBHOOK_SECRET)):
+            if backend == "webhook" and secret.get_secret_value() == dev:
+                raise ValueError(f"the production profile needs its own ORDERFLOW_{channel}_WEBHOOK_SECRET, "
+                                 "not the documented dev secret")
+        owners: dict[str, str] = {}
+        for code, secret in sorted(self.carrier_signing_secrets.items()):
+            value = secret.get_secret_value()
+            if value == DEV_CARRIER_SIGNING_SECRET:
+                raise ValueError(f"ORDERFLOW_CARRIER_SIGNING_SECRETS: carrier {code!r} has the documented dev secret; "
+                                 "give it its own")
+            if value in owners:
+                raise ValueError(f"ORDERFLOW_CARRIER_SIGNING_SECRETS: carriers {owners[value]!r} and {code!r} share a "
+                                 "secret, so either could sign the other's events; give each its own")
+            owners[value] = code
+        return self
+
+    def carrier_secret(self, carrier: str | None) -> str:
+        """The secret that signs ``carrier``'s events: its own, else the shared one."""
+        own = self.carrier_signing_secrets.get(carrier or "")
+        return own.get_secret_value() if own is not None else self.carrier_signing_secret
 
     # --- Escalations (alerts; workflows/escalations.py, storage/alerts.py) ---
     # A Temporal Schedule runs the escalation sweep every escalation_sweep_seconds (0: no

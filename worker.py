@@ -35,6 +35,7 @@ from activities.adapters.sandbox_outbound import RecordOnlyOpsNotifier, SandboxN
 from activities.adapters.sandbox_payments import SandboxPaymentProvider
 from activities.adapters.sandbox_supplier import SandboxSupplier
 from activities.adapters.smtp_email import SmtpEmailNotifier, SmtpOpsNotifier, SmtpSender
+from activities.adapters.webhook_notifier import WebhookNotifier
 from activities.adapters.webhook_pim import WebhookPim
 from activities.adapters.temporal_replenishment import TemporalReplenishment
 from activities.alerts import AlertActivities
@@ -49,7 +50,6 @@ from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
 from activities.warehouse import WarehouseActivities
 from domain.enums import NotificationChannel
-from domain.messages import CUSTOMER_STATUSES_DEFAULT
 from logs import configure_logging, get_logger
 from tracing import configure_tracing
 import temporal_client
@@ -78,21 +78,17 @@ def build_activities(
     replenishment = TemporalReplenishment(client, settings.task_queue, settings.supplier_confirm_delay_seconds) if client else None
     inventory = InventoryActivities(sessions, replenishment)
     purchasing = PurchasingActivities(sessions, SandboxSupplier(late_days=settings.sandbox_supplier_late_days))
-    shipping = ShippingActivities(sessions, SandboxCarrierGateway(sessions))
+    shipping = ShippingActivities(sessions, SandboxCarrierGateway(sessions, fail_rate=settings.sandbox_carrier_fail_rate))
     documents = DocumentActivities(sessions, Seller(
         name=settings.seller_name, address_lines=tuple(p.strip() for p in settings.seller_address.split(",")),
         vat_number=settings.seller_vat_number, coc_number=settings.seller_coc_number))
     warehouse = WarehouseActivities(sessions)
     notifier = SandboxNotifier(sessions)
-    notifiers: dict[NotificationChannel, Any] = {channel: notifier for channel in NotificationChannel}
-    if settings.email_backend == "smtp":
-        notifiers[NotificationChannel.EMAIL] = SmtpEmailNotifier(
-            sessions, host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
-            sender_name=settings.seller_name)
+    notifiers = customer_notifiers(settings, sessions)
     pim: Any = SandboxPim(sessions)
     if settings.pim_backend == "webhook":
         pim = WebhookPim(sessions, url=settings.pim_webhook_url, secret=settings.pim_webhook_secret)
-    status = OrderStatusActivities(sessions, pim, notifiers, CUSTOMER_STATUSES_DEFAULT)
+    status = OrderStatusActivities(sessions, pim, notifiers, settings.customer_statuses)
     ops: Any = RecordOnlyOpsNotifier()
     if settings.email_backend == "smtp":
         ops = SmtpOpsNotifier(SmtpSender(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
@@ -112,6 +108,25 @@ def build_activities(
         alerts.raise_alert, alerts.run_escalation_sweep,
         returns.publish_return_status, returns.book_return_inspection, returns.refund_return,
     ]
+
+
+def customer_notifiers(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> dict[NotificationChannel, Any]:
+    """The customer's channels: each sandbox (recorded only) unless its backend setting names
+    the real one (SMTP for e-mail, a signed webhook for SMS and app push)."""
+    notifier = SandboxNotifier(sessions)
+    notifiers: dict[NotificationChannel, Any] = {channel: notifier for channel in NotificationChannel}
+    if settings.email_backend == "smtp":
+        notifiers[NotificationChannel.EMAIL] = SmtpEmailNotifier(
+            sessions, host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
+            sender_name=settings.seller_name)
+    domain = settings.smtp_sender.rsplit("@", 1)[-1]
+    for channel, backend, url, secret in (
+            (NotificationChannel.SMS, settings.sms_backend, settings.sms_webhook_url, settings.sms_webhook_secret),
+            (NotificationChannel.APP, settings.app_backend, settings.app_webhook_url, settings.app_webhook_secret)):
+        if backend == "webhook":
+            notifiers[channel] = WebhookNotifier(sessions, channel, url=url, secret=secret.get_secret_value(),
+                                                 domain=domain)
+    return notifiers
 
 
 async def connect(settings: Settings) -> Client:

@@ -12,17 +12,10 @@ from email.message import EmailMessage
 from email.utils import formataddr, format_datetime
 
 import aiosmtplib
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.adapters import outbox
 from activities.ports import AlertNotice, OutgoingMessage
-from storage.db import transaction
-from storage.models import CustomerMessage, utcnow
-
-
-def message_id(message: OutgoingMessage, domain: str) -> str:
-    return f"<{message.order_id}.{message.sequence}.{message.channel}@{domain}>"
 
 
 class SmtpSender:
@@ -54,32 +47,14 @@ class SmtpEmailNotifier:
         self._domain = self._smtp.domain
 
     async def send(self, message: OutgoingMessage) -> None:
-        row = await self._claim(message)
+        row = await outbox.claim(self._sessions, message, self._domain)
         if row.delivered_at is not None:
             return  # sent by an earlier attempt
         assert row.message_id is not None
         # Transient SMTP failures raise: the activity is retried and the row is still pending.
         await self._smtp.send(to=row.recipient, subject=row.subject, body=row.body, message_id=row.message_id,
                               date=row.sent_at)
-        async with transaction(self._sessions) as session:
-            stored = await session.get(CustomerMessage, row.id)
-            if stored is not None and stored.delivered_at is None:
-                stored.delivered_at = utcnow()
-
-    async def _claim(self, message: OutgoingMessage) -> CustomerMessage:
-        """The outbox row of this message: created once (unique per order, sequence, channel)."""
-        try:
-            async with transaction(self._sessions) as session:
-                row = CustomerMessage(order_id=message.order_id, sequence=message.sequence, channel=message.channel,
-                                      recipient=message.recipient, subject=message.subject, body=message.body,
-                                      message_id=message_id(message, self._domain), sent_at=utcnow())
-                session.add(row)
-            return row
-        except IntegrityError:
-            async with self._sessions() as session:
-                return (await session.execute(select(CustomerMessage).where(
-                    CustomerMessage.order_id == message.order_id, CustomerMessage.sequence == message.sequence,
-                    CustomerMessage.channel == message.channel))).scalar_one()
+        await outbox.mark_delivered(self._sessions, row.id)
 
 
 class SmtpOpsNotifier:

@@ -6,20 +6,17 @@ it, a ``pim_updates`` row records that, and a retry sends nothing. A crash betwe
 acceptance and that row resends the same Idempotency-Key, which the PIM drops.
 """
 
-import json
-
-import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.adapters.signed_webhook import SignedWebhook, WebhookRejected
 from activities.ports import PimStatusUpdate
-from domain.signing import SIGNATURE_HEADER, sign
 from storage.db import transaction
 from storage.models import PimUpdate
 
 
-class PimRejected(Exception):
+class PimRejected(WebhookRejected):
     """The PIM answered with an error status (the activity is retried)."""
 
 
@@ -27,7 +24,7 @@ class WebhookPim:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, url: str, secret: str,
                  timeout: float = 10.0) -> None:
         self._sessions = sessions
-        self._url, self._secret, self._timeout = url, secret, timeout
+        self._webhook = SignedWebhook(url=url, secret=secret, timeout=timeout)
 
     async def publish_order_status(self, update: PimStatusUpdate) -> None:
         async with self._sessions() as session:
@@ -36,13 +33,10 @@ class WebhookPim:
         if done is not None:
             return  # delivered by an earlier attempt
         payload = update.model_dump(mode="json")
-        body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
-            response = await client.post(self._url, content=body, headers={
-                "Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body),
-                "Idempotency-Key": f"{update.order_id}:{update.sequence}"})
-        if not response.is_success:
-            raise PimRejected(f"PIM answered {response.status_code} for {update.order_id}:{update.sequence}")
+        try:
+            await self._webhook.post(payload, idempotency_key=f"{update.order_id}:{update.sequence}")
+        except WebhookRejected as exc:
+            raise PimRejected(f"PIM: {exc}") from None
         try:
             async with transaction(self._sessions) as session:
                 session.add(PimUpdate(order_id=update.order_id, sequence=update.sequence, status=update.status,

@@ -60,9 +60,10 @@ def test_production_refuses_the_documented_dev_secret() -> None:
     import pytest
     from pydantic import ValidationError
 
-    from settings import Profile, Settings
+    from settings import DEV_CARRIER_SIGNING_SECRET
+
+    from tests.api.test_carrier_secrets import _production
 
     with pytest.raises(ValidationError, match="ORDERFLOW_CARRIER_SIGNING_SECRET"):
-        Settings(profile=Profile.PRODUCTION, _env_file=None)  # type: ignore[call-arg]
-    assert Settings(profile=Profile.PRODUCTION, carrier_signing_secret="s3cret",
-                    _env_file=None).carrier_signing_secret == "s3cret"  # type: ignore[call-arg]
+        _production(carrier_signing_secret=DEV_CARRIER_SIGNING_SECRET)
+    assert _production(carrier_signing_secret="s3cret").carrier_signing_secret == "s3cret"
