@@ -6,6 +6,7 @@ import binascii
 import ipaddress
 import json
 from datetime import timedelta
+from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Literal
@@ -35,6 +36,9 @@ DEV_API_KEYS = {
 
 # The dev profile's documented carrier secret; production refuses to start with it.
 DEV_CARRIER_SIGNING_SECRET = "carrier-dev-secret"
+
+# The dev profile's documented feedback-link secret; production refuses to start with it.
+DEV_FEEDBACK_LINK_SECRET = "feedback-link-dev-secret"
 
 # The dev profile's documented SMS and app-push webhook secrets; production refuses them.
 DEV_SMS_WEBHOOK_SECRET = "sms-dev-secret"
@@ -92,6 +96,24 @@ class Settings(BaseSettings):
     # return_parcel_wait_seconds is closed.
     return_window_days: int = Field(default=30, ge=14)
     return_parcel_wait_seconds: float = timedelta(days=30).total_seconds()
+
+    # --- After-sales: feedback links and loyalty codes (domain/feedback_links.py, domain/loyalty.py) ---
+    # The feedback request (and its reminder) carries {public_base_url}/feedback/{token}: the
+    # order id with an HMAC-SHA256 of it under feedback_link_secret, so the link works without
+    # an API key for that one order only. Production refuses the documented dev secret.
+    public_base_url: str = "http://127.0.0.1:8000"
+    feedback_link_secret: SecretStr = SecretStr(DEV_FEEDBACK_LINK_SECRET)
+    # Loyalty codes issued by themselves: single use, tied to the customer, valid
+    # loyalty_code_valid_days, at most one of each kind per order. A thank-you code
+    # (loyalty_thanks_percent % off) after a rating of loyalty_thanks_min_rating or more; a
+    # make-up code (EUR loyalty_make_up_amount off) when a low rating opens a case, or when the
+    # parcel arrives more than loyalty_late_delivery_grace_hours after the carrier's transit time.
+    loyalty_codes_enabled: bool = True
+    loyalty_thanks_min_rating: int = Field(default=4, ge=1, le=5)
+    loyalty_thanks_percent: Decimal = Field(default=Decimal("10"), gt=0, le=100)
+    loyalty_make_up_amount: Decimal = Field(default=Decimal("10.00"), gt=0)
+    loyalty_code_valid_days: int = Field(default=90, ge=1)
+    loyalty_late_delivery_grace_hours: float = Field(default=24.0, ge=0)
 
     # Sandbox outside systems.
     supplier_confirm_delay_seconds: float = 30.0
@@ -317,6 +339,18 @@ class Settings(BaseSettings):
         if self.profile == Profile.PRODUCTION and self.carrier_signing_secret == DEV_CARRIER_SIGNING_SECRET:
             raise ValueError("the production profile needs its own ORDERFLOW_CARRIER_SIGNING_SECRET, "
                              "not the documented dev secret")
+        return self
+
+    # After the carrier check: a production set-up missing several secrets hears of that one first.
+    @model_validator(mode="after")
+    def _production_needs_its_own_feedback_link_secret(self) -> "Settings":
+        secret = self.feedback_link_secret.get_secret_value()
+        if self.profile == Profile.PRODUCTION and secret == DEV_FEEDBACK_LINK_SECRET:
+            raise ValueError("the production profile needs its own ORDERFLOW_FEEDBACK_LINK_SECRET, "
+                             "not the documented dev secret")
+        if len(secret) < 16:
+            raise ValueError("ORDERFLOW_FEEDBACK_LINK_SECRET must be at least 16 characters; make one with: "
+                             "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
         return self
 
     @property

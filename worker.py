@@ -39,6 +39,7 @@ from activities.adapters.webhook_notifier import WebhookNotifier
 from activities.adapters.webhook_pim import WebhookPim
 from activities.adapters.temporal_replenishment import TemporalReplenishment
 from activities.alerts import AlertActivities
+from activities.cases import CaseActivities
 from activities.documents import DocumentActivities, Seller
 from activities.inventory import InventoryActivities
 from activities.logging_interceptor import LoggingInterceptor
@@ -50,6 +51,8 @@ from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
 from activities.warehouse import WarehouseActivities
 from domain.enums import NotificationChannel
+from domain.feedback_links import FeedbackLinks
+from domain.loyalty import LoyaltyRules
 from logs import configure_logging, get_logger
 from tracing import configure_tracing
 import temporal_client
@@ -57,12 +60,14 @@ from settings import Settings, get_settings
 from storage.alerts import EscalationRules
 from storage.db import create_engine, create_session_factory
 from workflows import search_attributes
+from workflows.cases import CaseRefundWorkflow
 from workflows.escalations import SCHEDULE_ID as ESCALATION_SCHEDULE_ID, EscalationSweepWorkflow
 from workflows.order import OrderWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.returns import ReturnWorkflow
 
-WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow, ReturnWorkflow, EscalationSweepWorkflow)
+WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow, ReturnWorkflow, EscalationSweepWorkflow,
+                              CaseRefundWorkflow)
 log = get_logger(__name__)
 
 
@@ -88,13 +93,16 @@ def build_activities(
     pim: Any = SandboxPim(sessions)
     if settings.pim_backend == "webhook":
         pim = WebhookPim(sessions, url=settings.pim_webhook_url, secret=settings.pim_webhook_secret)
-    status = OrderStatusActivities(sessions, pim, notifiers, settings.customer_statuses)
+    links = FeedbackLinks(settings.public_base_url, settings.feedback_link_secret.get_secret_value())
+    status = OrderStatusActivities(sessions, pim, notifiers, settings.customer_statuses,
+                                   feedback_link=links.for_order, loyalty=loyalty_rules(settings))
     ops: Any = RecordOnlyOpsNotifier()
     if settings.email_backend == "smtp":
         ops = SmtpOpsNotifier(SmtpSender(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_sender,
                                          sender_name=settings.seller_name), settings.ops_email)
     alerts = AlertActivities(sessions, ops, escalation_rules(settings), client)
     returns = ReturnActivities(sessions, payment_provider, {channel: notifier for channel in NotificationChannel})
+    cases = CaseActivities(sessions, payment_provider)
     return [
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
         payments.settle_payment_to_order, payments.reauthorize_payment,
@@ -107,6 +115,7 @@ def build_activities(
         status.publish_status_change,
         alerts.raise_alert, alerts.run_escalation_sweep,
         returns.publish_return_status, returns.book_return_inspection, returns.refund_return,
+        cases.refund_case, cases.record_case_refund_failure,
     ]
 
 
@@ -156,6 +165,15 @@ async def prepare_namespace(client: Client, settings: Settings) -> None:
     await register_search_attributes(client, settings.temporal_namespace)
     await set_retention(client, settings.temporal_namespace, settings.namespace_retention_days)
     await schedule_escalation_sweep(client, settings)
+
+
+def loyalty_rules(settings: Settings) -> LoyaltyRules | None:
+    if not settings.loyalty_codes_enabled:
+        return None
+    return LoyaltyRules(thanks_min_rating=settings.loyalty_thanks_min_rating,
+                        thanks_percent=settings.loyalty_thanks_percent,
+                        make_up_amount=settings.loyalty_make_up_amount, valid_days=settings.loyalty_code_valid_days,
+                        late_delivery_grace=timedelta(hours=settings.loyalty_late_delivery_grace_hours))
 
 
 def escalation_rules(settings: Settings) -> EscalationRules:

@@ -29,7 +29,7 @@ from temporalio import activity
 from activities.document_text import PageText
 from activities.errors import refusal
 from activities.shipping import order_parcel, shipment_packages
-from domain.enums import ErrorType, PaymentStatus, ShipmentStatus
+from domain.enums import ErrorType, PaymentMethod, PaymentStatus, ShipmentStatus
 from domain.invoicing import InvoiceLine, InvoiceTotals, invoice_reference, invoice_totals
 from domain.models import DocumentsRequest, DocumentsResult
 from storage.db import transaction
@@ -92,6 +92,7 @@ class InvoiceData:
     lines: list[InvoiceLine]
     totals: InvoiceTotals
     payment: str
+    discount_code: str | None = None  # the loyalty code whose discount the totals are after
     country: str = ""
 
 
@@ -246,6 +247,12 @@ def render_invoice_pdf(data: InvoiceData) -> bytes:
             line.sku, line.name[:48], str(line.quantity), _euro(line.unit_price), f"{line.vat_rate.normalize()}%",
             _euro(line.line_total)], strict=True)])
         y -= 4.8 * mm
+    # The discount as a correction line per VAT rate: each rate's goods and VAT fall by its share.
+    for b in (b for b in data.totals.per_rate if b.discount):
+        _table_row(t, y, [(x, v, a) for (x, a), v in zip(cols, [
+            "", f"Discount {data.discount_code or ''}".strip(), "", "", f"{b.rate.normalize()}%",
+            _euro(-b.discount)], strict=True)])
+        y -= 4.8 * mm
     c.line(left, y + 2 * mm, right, y + 2 * mm)
     y -= 4 * mm
     t.left(left + 70 * mm, y, "VAT rate")
@@ -259,7 +266,9 @@ def render_invoice_pdf(data: InvoiceData) -> bytes:
         y -= 4.8 * mm
     y -= 2 * mm
     t.size(10)
-    for label, value in (("Total excl. VAT", data.totals.net), ("VAT", data.totals.vat),
+    before = ((("Goods incl. VAT", data.totals.goods), ("Discount", -data.totals.discount))
+              if data.totals.discount else ())
+    for label, value in (*before, ("Total excl. VAT", data.totals.net), ("VAT", data.totals.vat),
                          ("Total incl. VAT", data.totals.gross)):
         t.left(left + 90 * mm, y, label)
         t.right(right, y, _euro(value))
@@ -328,6 +337,8 @@ def _address_lines(order: Order) -> tuple[str, ...]:
 def _payment_text(payment: Payment | None) -> str:
     if payment is None:
         return "not paid"
+    if payment.method == PaymentMethod.NO_CHARGE:
+        return "no charge (a reshipment for a customer-service case)"
     match PaymentStatus(payment.status):
         case PaymentStatus.CAPTURED:
             return f"paid by {payment.method} ({_euro(payment.captured)})"
@@ -365,7 +376,9 @@ class DocumentActivities:
         invoice_lines = [InvoiceLine(sku=l.sku, name=l.name, quantity=l.quantity, unit_price=l.unit_price,
                                      vat_rate=l.vat_rate, line_total=l.line_total, vat_amount=l.vat_amount)
                          for l in lines]
-        totals = invoice_totals(invoice_lines)
+        # A discount code still counting for the order (not given back) is on the invoice.
+        discount = order.discount if order.discount is not None and order.discount.released_at is None else None
+        totals = invoice_totals(invoice_lines, discount.amount if discount else Decimal("0.00"))
         # Labels and the packing slip need no number: render them before taking the lock.
         documents: list[tuple[str, str, str, str | None, bytes]] = []
         for shipment_id, package in labels:
@@ -392,7 +405,8 @@ class DocumentActivities:
                 pdf = await asyncio.to_thread(render_invoice_pdf, InvoiceData(
                     seller=self._seller, buyer_lines=recipient, reference=reference, issued_at=issued_at,
                     order_id=order.id, external_reference=order.external_reference, lines=invoice_lines,
-                    totals=totals, payment=_payment_text(payment), country=order.ship_country or ""))
+                    totals=totals, payment=_payment_text(payment), country=order.ship_country or "",
+                    discount_code=discount.code if discount else None))
                 session.add(Invoice(order_id=order.id, number=number, reference=reference,
                                     total_amount=totals.gross, vat_amount=totals.vat, issued_at=issued_at))
                 await session.flush()  # the unique order id: a second invoice fails here, number unused

@@ -1,12 +1,15 @@
 """Telling everyone about a status change, in one idempotent activity per change: the read
-model (orders, timeline, shipment), the PIM, and the customer through their channels.
+model (orders, timeline, shipment), the PIM, and the customer through their channels. A
+feedback request carries the order's feedback link; a change that earns the customer a loyalty
+code (good feedback, a low rating, a late delivery: ``domain.loyalty``) issues it and tells them.
 
-Keyed by (order, sequence): the read model only moves forward, and the PIM and each channel
-receive a change once however often the activity is retried.
+Keyed by (order, sequence): the read model only moves forward, the PIM and each channel
+receive a change once, and each loyalty code is issued once, however often the activity is
+retried.
 """
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,12 +21,25 @@ from activities.metrics import record_status_change
 from activities.ports import Notifier, PimStatusUpdate, ProductInformationSystem
 from domain.cases import CaseKind, low_rating_subject, opens_case
 from domain.enums import NotificationChannel, OrderStatus, ShipmentStatus
+from domain.loyalty import (
+    LoyaltyGrant,
+    LoyaltyReason,
+    LoyaltyRules,
+    after_delivery,
+    after_feedback,
+    dedupe_key,
+    message_sequence,
+    render_loyalty_message,
+)
 from domain.messages import render_status_message
 from domain.models import StatusChange, StatusPublished
-from storage.models import Customer, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
+from storage.models import Customer, DiscountCode, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
 from storage.cases import open_case
-from storage.discounts import give_back
+from storage.discounts import give_back, issue_once
 from storage.db import transaction
+
+# The prefix of a code Orderflow issues by itself, by why it was earned.
+CODE_PREFIX = {LoyaltyReason.THANKS: "THANKS", LoyaltyReason.MAKE_UP: "SORRY"}
 
 SHIPMENT_STATUS_FOR = {
     OrderStatus.SHIPPED: ShipmentStatus.SHIPPED,
@@ -39,11 +55,17 @@ class OrderStatusActivities:
         pim: ProductInformationSystem,
         notifiers: Mapping[NotificationChannel, Notifier],
         customer_statuses: frozenset[OrderStatus],
+        feedback_link: Callable[[str], str] | None = None,
+        loyalty: LoyaltyRules | None = None,
     ) -> None:
+        """``feedback_link`` gives an order's feedback link (``domain.feedback_links``); without
+        it the request has no link. Without ``loyalty`` no code is issued by itself."""
         self._sessions = sessions
         self._pim = pim
         self._notifiers = notifiers
         self._customer_statuses = customer_statuses
+        self._feedback_link = feedback_link
+        self._loyalty = loyalty
 
     @activity.defn
     async def publish_status_change(self, change: StatusChange) -> StatusPublished:
@@ -56,6 +78,7 @@ class OrderStatusActivities:
                 select(OrderLine.sku).where(OrderLine.order_id == change.order_id).order_by(OrderLine.line_no))).scalars())
             # Only the attempt that moved the read model counts, so a retry is not counted twice.
             stage = await self._stage_left(session, change, order) if applied else None
+            codes = await self._issue_loyalty_codes(session, change, order, customer)
         if stage is not None:  # after the commit: a rolled-back change is not counted
             record_status_change(change.status, *stage, at=change.occurred_at)
 
@@ -64,12 +87,53 @@ class OrderStatusActivities:
 
         sent: list[NotificationChannel] = []
         if change.status in self._customer_statuses and customer is not None:
+            link = (self._feedback_link(change.order_id)
+                    if self._feedback_link and change.status == OrderStatus.FEEDBACK_REQUESTED else None)
             subject, body = render_status_message(
                 locale=customer.locale, order_id=change.order_id, status=change.status,
-                tracking_number=change.tracking_number, reason=change.reason)
+                tracking_number=change.tracking_number, reason=change.reason, feedback_link=link)
             sent = await tell_customer(self._notifiers, customer, order_id=change.order_id,
                                        sequence=change.sequence, subject=subject, body=body)
+        if customer is not None:
+            for grant, code in codes:
+                # Sent on every attempt: the notifier keeps it to once per (order, sequence, channel).
+                assert code.expires_at is not None
+                subject, body = render_loyalty_message(locale=customer.locale, order_id=change.order_id,
+                                                       code=code.code, grant=grant, expires_at=code.expires_at)
+                await tell_customer(self._notifiers, customer, order_id=change.order_id,
+                                    sequence=message_sequence(grant.reason), subject=subject, body=body)
         return StatusPublished(applied_to_read_model=applied, messages=sent, pim_updated=True)
+
+    async def _issue_loyalty_codes(
+        self, session: AsyncSession, change: StatusChange, order: Order, customer: Customer | None,
+    ) -> list[tuple[LoyaltyGrant, DiscountCode]]:
+        """The codes this change earns, issued once per order and kind (a retry gets the same
+        codes back, so it can still tell the customer). None for an erased customer."""
+        if self._loyalty is None or customer is None or customer.erased_at is not None:
+            return []
+        grants: list[LoyaltyGrant | None] = []
+        if change.status == OrderStatus.COMPLETED and change.feedback is not None:
+            grants.append(after_feedback(self._loyalty, change.feedback.rating))
+        elif change.status == OrderStatus.DELIVERED:
+            shipped_at = (await session.execute(
+                select(OrderEvent.occurred_at).where(OrderEvent.order_id == order.id,
+                                                     OrderEvent.status == OrderStatus.SHIPPED.value)
+                .order_by(OrderEvent.sequence).limit(1))).scalar_one_or_none()
+            transit_days = (await session.execute(
+                select(Shipment.transit_days).where(Shipment.order_id == order.id,
+                                                    Shipment.status != ShipmentStatus.CANCELLED.value)
+                .order_by(Shipment.created_at).limit(1))).scalar_one_or_none()
+            grants.append(after_delivery(self._loyalty, shipped_at=shipped_at, delivered_at=change.occurred_at,
+                                         transit_days=transit_days))
+        issued = []
+        for grant in (g for g in grants if g is not None):
+            code = await issue_once(
+                session, dedupe_key=dedupe_key(order.id, grant.reason), prefix=CODE_PREFIX[grant.reason],
+                kind=grant.kind, value=grant.value, issued_by=f"orderflow ({grant.because})",
+                expires_at=change.occurred_at + timedelta(days=self._loyalty.valid_days),
+                customer_id=customer.id, order_id=order.id)
+            issued.append((grant, code))
+        return issued
 
     @staticmethod
     async def _stage_left(session: AsyncSession, change: StatusChange, order: Order) -> tuple[str, datetime]:

@@ -1,4 +1,8 @@
-"""Payment activities: authorize at confirmation, capture at handover, void or refund on cancel."""
+"""Payment activities: authorize at confirmation, capture at handover, void or refund on cancel.
+
+A no-charge order (a reshipment customer service sends, ``PaymentMethod.NO_CHARGE``) never
+reaches the provider: authorizing it records a payment of EUR 0.00 as captured, so capturing,
+voiding and settling it find nothing to do, and nothing can be refunded from it."""
 
 from decimal import Decimal
 
@@ -47,6 +51,8 @@ class PaymentActivities:
             order = await session.get(Order, req.order_id)
         if order is None:
             raise refusal(ErrorType.ORDER_NOT_FOUND, f"order {req.order_id} does not exist")
+        if order.payment_method == PaymentMethod.NO_CHARGE:
+            return await self._record_no_charge(order)
         try:
             p = await self._provider.authorize(
                 reference=order.id, method=PaymentMethod(order.payment_method), token=order.payment_token,
@@ -54,6 +60,16 @@ class PaymentActivities:
         except PaymentDeclined as exc:
             raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
         return await self._record(order.id, p, replaces_authorization=replaces_authorization)
+
+    async def _record_no_charge(self, order: Order) -> PaymentResult:
+        if order.total_amount != 0:
+            # Only a reshipment is made with this method, always at EUR 0.00: anything else is a bug.
+            raise refusal(ErrorType.INVALID_REQUEST, f"order {order.id} is a no-charge order but totals "
+                                                     f"EUR {order.total_amount}; it must total EUR 0.00")
+        zero = Decimal("0.00")
+        return await self._record(order.id, ProviderPayment(
+            payment_id=f"nocharge_{order.id}", method=PaymentMethod.NO_CHARGE, status=PaymentStatus.CAPTURED,
+            authorized=zero, captured=zero, refunded=zero))
 
     @activity.defn
     async def capture_payment(self, req: PaymentRequest) -> PaymentResult:

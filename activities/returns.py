@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.errors import refusal
 from activities.customer_messages import tell_customer
-from activities.ports import Notifier, PaymentDeclined, PaymentProvider
+from activities.refunds import RefundOrder, refund_with_credit_note
+from activities.ports import Notifier, PaymentProvider
 from domain.enums import ErrorType, NotificationChannel
 from domain.returns import (
     Disposition,
@@ -30,9 +30,7 @@ from domain.returns import (
 from domain.return_messages import render_return_message
 from storage.db import transaction
 from storage.models import Customer, Order, Payment, Refund, Return, ReturnLine, StockLevel, StockMovement
-from storage.numbering import next_number
 from storage.returns import (
-    CREDIT_NOTE_SERIES,
     active_discount,
     delivered_quantities,
     goods_total,
@@ -59,13 +57,14 @@ class ReturnActivities:
             assert order is not None
             customer = await session.get(Customer, order.customer_id)
             number, order_id = ret.number, ret.order_id
+        published = change.model_copy(update={"order_id": order_id})
         if customer is None:
-            return change
+            return published
         subject, body = render_return_message(locale=customer.locale, order_id=order_id, return_number=number,
                                               status=change.status, detail=change.reason)
         await tell_customer(self._notifiers, customer, order_id=order_id,
                             sequence=message_sequence(number, change.status), subject=subject, body=body)
-        return change
+        return published
 
     @activity.defn
     async def book_return_inspection(self, req: InspectionRequest) -> InspectionBooked:
@@ -135,29 +134,10 @@ class ReturnActivities:
         if amount <= 0:
             return RefundResult(amount=Decimal("0.00"),
                                 note="nothing is left of the captured payment to refund")
-        try:
-            p = await self._provider.refund(payment_id=payment.id, amount=amount, idempotency_key=req.idempotency_key)
-        except PaymentDeclined as exc:
-            raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
-        try:
-            async with transaction(self._sessions) as session:
-                row = Refund(credit_note_number=await next_number(session, CREDIT_NOTE_SERIES), order_id=order.id,
-                             return_id=ret.id, payment_id=payment.id, idempotency_key=req.idempotency_key,
-                             amount=amount, shipping_amount=min(shipping, max(Decimal("0.00"), amount - goods)),
-                             actor=req.actor.key_name if req.actor else None,
-                             actor_role=req.actor.role if req.actor else None)
-                session.add(row)
-                await session.execute(update(Payment).where(Payment.id == payment.id).values(
-                    status=p.status.value, captured=p.captured, refunded=p.refunded))
-                await session.flush()
-                return _result(row)
-        except IntegrityError:
-            # A concurrent attempt with the same key recorded it first (its number is kept).
-            async with self._sessions() as session:
-                done = (await session.execute(select(Refund).where(Refund.idempotency_key == req.idempotency_key)))\
-                    .scalar_one()
-                return _result(done)
-
+        row = await refund_with_credit_note(self._sessions, self._provider, RefundOrder(
+            order_id=order.id, payment_id=payment.id, amount=amount, idempotency_key=req.idempotency_key,
+            shipping_amount=min(shipping, max(Decimal("0.00"), amount - goods)), return_id=ret.id, actor=req.actor))
+        return _result(row)
 
 def _result(row: Refund) -> RefundResult:
     return RefundResult(amount=row.amount, shipping_amount=row.shipping_amount,

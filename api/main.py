@@ -23,6 +23,7 @@ from api.routers import alerts as alerts_router
 from api.routers import carrier, documents, health, messages, orders, products, purchase_orders, shipping, stock
 from api.routers import cases as cases_router
 from api.routers import discount_codes as discount_codes_router
+from api.routers import feedback as feedback_router
 from api.routers import returns as returns_router
 from api.temporal import sweep_until_done
 from logs import configure_logging, get_logger
@@ -122,6 +123,7 @@ def create_app(
             {"name": "returns", "description": "Returns, their inspection, refunds and credit notes"},
             {"name": "cases", "description": "Customer-service cases"},
             {"name": "discount codes", "description": "Loyalty discount codes"},
+            {"name": "feedback", "description": "The customer's feedback link (no API key) and the feedback figures"},
             {"name": "warehouse", "description": "Pick lists, scanned picks and packing plans"},
             {"name": "alerts", "description": "Escalations for operations: late picks, tracking silence, "
                                               "delivery exceptions, failed refunds, late suppliers, unanswered cases"},
@@ -138,6 +140,7 @@ def create_app(
     app.include_router(returns_router.router)
     app.include_router(cases_router.router)
     app.include_router(discount_codes_router.router)
+    app.include_router(feedback_router.router)
     app.include_router(warehouse_router.router)
     app.include_router(alerts_router.router)
     return app

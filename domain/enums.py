@@ -25,6 +25,16 @@ class OrderStatus(StrEnum):
 class PaymentMethod(StrEnum):
     CARD = "card"
     IDEAL = "ideal"
+    # A reshipment customer service sends at no cost (POST /cases/{id}/resolve): the payment
+    # activities record a zero payment and ask the provider nothing. Not for customers.
+    NO_CHARGE = "no_charge"
+
+
+class CustomerPaymentMethod(StrEnum):
+    """What a customer pays an order with (``POST /orders``)."""
+
+    CARD = "card"
+    IDEAL = "ideal"
 
 
 class PaymentStatus(StrEnum):

@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator, model_validator
 
-from domain.enums import BackorderPolicy, NotificationChannel, PaymentMethod, ShippingPreference
+from domain.enums import BackorderPolicy, CustomerPaymentMethod, NotificationChannel, ShippingPreference
 
 # Postcode formats per country (ISO 3166-1 alpha-2); a country not listed takes any 2–10
 # letters, digits, spaces and hyphens.
@@ -91,7 +91,7 @@ class Line(BaseModel):
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: PaymentMethod
+    method: CustomerPaymentMethod
     token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] = Field(
         description="The payment provider's token, e.g. tok_visa")
 

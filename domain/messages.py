@@ -46,6 +46,8 @@ _REMINDER = {"en": "A gentle reminder: how did we do? Your feedback takes a minu
 _SUBJECT = {"en": "Your order {order_id}: {status}", "nl": "Je bestelling {order_id}: {status}"}
 _TRACKING = {"en": "Track your parcel: {number}", "nl": "Volg je pakket: {number}"}
 _REASON = {"en": "Reason: {reason}", "nl": "Reden: {reason}"}
+_FEEDBACK_LINK = {"en": "Rate your order here (1 to 5 stars): {link}",
+                  "nl": "Geef hier je beoordeling (1 tot 5 sterren): {link}"}
 # Statuses whose message carries the reason: what is missing and when it is expected, or why
 # the order stopped.
 _EXPLAINED = frozenset({OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED, OrderStatus.AWAITING_CUSTOMER,
@@ -58,9 +60,11 @@ def language(locale: str | None) -> str:
 
 
 def render_status_message(
-    *, locale: str | None, order_id: str, status: OrderStatus, tracking_number: str | None, reason: str | None
+    *, locale: str | None, order_id: str, status: OrderStatus, tracking_number: str | None, reason: str | None,
+    feedback_link: str | None = None,
 ) -> tuple[str, str]:
-    """(subject, body) of the message for this status change."""
+    """(subject, body) of the message for this status change. A feedback request and its
+    reminder carry ``feedback_link``, the order's own link that needs no API key."""
     lang = language(locale)
     body = [_TEXT[lang].get(status, status.value)]
     if status == OrderStatus.FEEDBACK_REQUESTED and reason == FEEDBACK_REMINDER:
@@ -69,4 +73,6 @@ def render_status_message(
         body.append(_REASON[lang].format(reason=reason))
     if tracking_number:
         body.append(_TRACKING[lang].format(number=tracking_number))
+    if feedback_link and status == OrderStatus.FEEDBACK_REQUESTED:
+        body.append(_FEEDBACK_LINK[lang].format(link=feedback_link))
     return _SUBJECT[lang].format(order_id=order_id, status=status.value), "\n".join(body)

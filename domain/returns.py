@@ -44,6 +44,8 @@ class ReturnStatusChange(BaseModel):
     return_id: str
     status: ReturnStatus
     reason: str | None = None
+    # Filled in by the activity's answer: the return's order (None in answers recorded before).
+    order_id: str | None = None
 
 
 class InspectedLine(BaseModel):

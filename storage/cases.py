@@ -1,15 +1,19 @@
 """Customer-service cases in the database: opening (once per dedupe key for automatic ones),
-notes, resolving, and listing."""
+notes, resolving (with a reshipment order or a refund to make), and listing."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.cases import CaseKind, CaseStatus
-from storage.models import CaseNote, ServiceCase
+from domain.cases import CaseActionKind, CaseActionStatus, CaseKind, CaseStatus
+from domain.enums import BackorderPolicy, PaymentMethod
+from storage.models import CaseNote, Order, OrderLine, Payment, ServiceCase
+from storage.orders import new_order_id
 
 
 def new_case_id() -> str:
@@ -72,3 +76,77 @@ async def list_cases(
 
 async def get_case(session: AsyncSession, case_id: str, *, for_update: bool = False) -> ServiceCase | None:
     return await session.get(ServiceCase, case_id, with_for_update=for_update)
+
+
+class ActionRefused(Exception):
+    """The action a resolution asks for cannot be done; the message says why and what can.
+    ``line`` is the index of the reshipment line at fault, if one is."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class ReshipLine:
+    sku: str
+    quantity: int
+
+
+def reshipment_reference(case_id: str) -> str:
+    """The reshipment's external reference: unique per channel, so one reshipment per case."""
+    return f"RESHIP-{case_id}"
+
+
+async def add_reshipment(session: AsyncSession, case: ServiceCase, original: Order, lines: list[ReshipLine]) -> Order:
+    """A new order (not yet committed) that ships ``lines`` of ``original`` again at no charge,
+    to the same customer and address, linked to the case and the original order. Only goods of
+    the original order, at most as many as it had."""
+    ordered = {ln.sku: ln for ln in original.lines if not ln.dropped}
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        if line.sku in seen:
+            raise ActionRefused(f"sku {line.sku!r} is named twice; put its quantity on one line", i)
+        seen.add(line.sku)
+        had = ordered.get(line.sku)
+        if had is None:
+            raise ActionRefused(f"sku {line.sku!r} is not on order {original.id}; a reshipment sends its own goods "
+                                f"again: {', '.join(sorted(ordered)) or 'none'}", i)
+        if line.quantity > had.quantity:
+            raise ActionRefused(f"sku {line.sku!r}: {line.quantity} to reship, but order {original.id} had "
+                                f"{had.quantity}", i)
+    zero = Decimal("0.00")
+    row = Order(
+        id=new_order_id(), channel=original.channel, external_reference=reshipment_reference(case.id),
+        customer_id=original.customer_id, status="RECEIVED", status_sequence=0,
+        payment_method=PaymentMethod.NO_CHARGE.value, payment_token="none",
+        shipping_preference=original.shipping_preference, preferred_carrier=original.preferred_carrier,
+        preferred_service=original.preferred_service,
+        # Out of stock: the customer already waited once; ship it as soon as it is in.
+        backorder_policy=BackorderPolicy.PREORDER.value,
+        ship_country=original.ship_country, ship_street=original.ship_street,
+        ship_house_number=original.ship_house_number,
+        ship_house_number_addition=original.ship_house_number_addition, ship_postcode=original.ship_postcode,
+        ship_city=original.ship_city, total_amount=zero, vat_amount=zero, reshipment_of=original.id, case_id=case.id,
+        lines=[OrderLine(line_no=n, sku=line.sku, name=ordered[line.sku].name, quantity=line.quantity,
+                         unit_price=zero, vat_rate=ordered[line.sku].vat_rate, line_total=zero, vat_amount=zero)
+               for n, line in enumerate(lines, start=1)])
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def refundable(session: AsyncSession, order_id: str) -> Decimal:
+    """What can still be refunded on the order: captured, less refunded, less the refunds of
+    resolved cases still being made."""
+    payment = (await session.execute(select(Payment).where(Payment.order_id == order_id))).scalar_one_or_none()
+    if payment is None:
+        return Decimal("0.00")
+    pending = await session.scalar(select(func.coalesce(func.sum(ServiceCase.refund_amount), 0)).where(
+        ServiceCase.order_id == order_id, ServiceCase.action_kind == CaseActionKind.REFUND.value,
+        ServiceCase.action_status == CaseActionStatus.PENDING.value))
+    return max(Decimal("0.00"), payment.captured - payment.refunded - Decimal(pending or 0)).quantize(Decimal("0.01"))
+
+
+async def reshipment_of_case(session: AsyncSession, case_id: str) -> Order | None:
+    return (await session.execute(select(Order).where(Order.case_id == case_id))).unique().scalar_one_or_none()

@@ -1,10 +1,13 @@
-"""Discount codes in the database: issuing, redeeming inside the order's own transaction (a
-conditional update on the uses counter decides), and giving a redemption back."""
+"""Discount codes in the database: issuing (by operations, or by Orderflow itself once per
+dedupe key), redeeming inside the order's own transaction (a conditional update on the uses
+counter decides), and giving a redemption back."""
 
+import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.discounts import DiscountKind, DiscountRefused, check_code, discount_amount
@@ -13,6 +16,50 @@ from storage.models import DiscountCode, DiscountRedemption
 
 def normalise(code: str) -> str:
     return code.strip().upper()
+
+
+# Codes Orderflow makes up itself: no 0/O or 1/I, so a customer can type them from a message.
+_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def generated_code(prefix: str) -> str:
+    return f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+async def issue_code(
+    session: AsyncSession, *, code: str, kind: DiscountKind, value: Decimal, issued_by: str,
+    min_order_value: Decimal = Decimal("0.00"), expires_at: datetime | None = None, max_uses: int = 1,
+    customer_id: str | None = None, order_id: str | None = None, dedupe_key: str | None = None,
+) -> DiscountCode:
+    """Add a code inside the caller's write transaction. An existing code (or dedupe key)
+    raises ``IntegrityError`` at the flush; the caller's transaction is left usable."""
+    row = DiscountCode(code=normalise(code), kind=kind.value, value=value, min_order_value=min_order_value,
+                       expires_at=expires_at, max_uses=max_uses, uses=0, customer_id=customer_id,
+                       issued_by=issued_by, order_id=order_id, dedupe_key=dedupe_key)
+    async with session.begin_nested():
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def issue_once(
+    session: AsyncSession, *, dedupe_key: str, prefix: str, kind: DiscountKind, value: Decimal, issued_by: str,
+    expires_at: datetime, customer_id: str, order_id: str,
+) -> DiscountCode:
+    """The code for ``dedupe_key``: issued now (a new single-use code tied to the customer),
+    or the one an earlier attempt issued. The unique dedupe key decides, not a read first."""
+    for _ in range(3):
+        try:
+            return await issue_code(session, code=generated_code(prefix), kind=kind, value=value, issued_by=issued_by,
+                                    expires_at=expires_at, customer_id=customer_id, order_id=order_id,
+                                    dedupe_key=dedupe_key)
+        except IntegrityError:
+            existing = (await session.execute(select(DiscountCode).where(DiscountCode.dedupe_key == dedupe_key)))\
+                .scalar_one_or_none()
+            if existing is not None:
+                return existing
+            # The random code itself was taken (1 in 32^8): draw another.
+    raise RuntimeError(f"could not issue a unique discount code for {dedupe_key}")
 
 
 async def redeem(session: AsyncSession, *, code: str, order_id: str, customer_id: str, subtotal: Decimal,

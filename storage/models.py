@@ -196,6 +196,10 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A reshipment made by resolving a customer-service case: the order it ships again and
+    # the case. (No foreign key on case_id: service_cases already points at orders.)
+    reshipment_of: Mapped[str | None] = mapped_column(ForeignKey("orders.id", name="fk_orders_reshipment_of"))
+    case_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     lines: Mapped[list["OrderLine"]] = relationship(
@@ -623,6 +627,9 @@ class Refund(Base):
     actor: Mapped[str | None] = mapped_column(String(100))
     actor_role: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A refund made by resolving a customer-service case (None: a return's refund).
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("service_cases.id", name="fk_refunds_case_id"),
+                                                index=True)
 
 
 class ServiceCase(Base):
@@ -643,6 +650,11 @@ class ServiceCase(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None]
+    # What resolving it set in motion (None: nothing): "reshipment" (the new order has this
+    # case's id) or "refund" of refund_amount. action_status: pending, done or failed.
+    action_kind: Mapped[str | None] = mapped_column(String(16))
+    refund_amount: Mapped[Decimal | None]
+    action_status: Mapped[str | None] = mapped_column(String(16))
 
     notes: Mapped[list["CaseNote"]] = relationship(order_by="CaseNote.id", lazy="selectin")
 
@@ -693,6 +705,7 @@ class DiscountCode(Base):
     __table_args__ = (
         CheckConstraint("uses >= 0", name="ck_discount_codes_uses_non_negative"),
         CheckConstraint("uses <= max_uses", name="ck_discount_codes_uses_within_max"),
+        UniqueConstraint("dedupe_key", name="uq_discount_codes_dedupe_key"),
     )
 
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -706,6 +719,10 @@ class DiscountCode(Base):
     customer_id: Mapped[str | None] = mapped_column(String(40))
     issued_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Codes Orderflow issues by itself (domain.loyalty): the order that earned it, and a key
+    # that makes each kind of code issued once per order however often its activity runs.
+    order_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
 
 
 class DiscountRedemption(Base):

@@ -4,6 +4,11 @@ the API once the return is registered in the database.
 Registered → waiting for the parcel (closed after a set time) → received and inspected by the
 warehouse (an Update, so the HTTP caller gets a 409 when the return is past that step) → the
 stock booked → refunded with a credit note. The customer is told at each step.
+
+A refund the provider keeps failing (REFUND_RETRY's attempts used up) or refuses raises a
+``failed_refund`` alert and ends the return REFUND_FAILED: operations refund by hand (a case for
+the order, resolved with a refund action) rather than the return waiting on with no one to
+retry it.
 """
 
 import asyncio
@@ -14,8 +19,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.alerts import AlertActivities
     from activities.returns import ReturnActivities
-    from domain.enums import ErrorType
+    from domain.enums import AlertKind, ErrorType
+    from domain.models import RaiseAlertRequest
     from domain.returns import (
         InspectionInput,
         InspectionRequest,
@@ -28,6 +35,8 @@ with workflow.unsafe.imports_passed_through():
         ReturnWorkflowInput,
     )
 
+# Returns whose refund failed before failures raised an alert replay without raising one.
+FAILED_REFUND_ALERT_PATCH = "failed-refund-alert"
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -50,6 +59,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 class ReturnWorkflow:
     def __init__(self) -> None:
         self._return_id = ""
+        self._order_id: str | None = None
         self._status = ReturnStatus.AWAITING_PARCEL
         self._inspection: InspectionInput | None = None
 
@@ -90,6 +100,8 @@ class ReturnWorkflow:
         except ActivityError as err:
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(err)
+            if workflow.patched(FAILED_REFUND_ALERT_PATCH):
+                await self._raise_failed_refund(message)
             await self._set_status(ReturnStatus.REFUND_FAILED, f"refund failed: {message}")
             return
         if refund.credit_note_number is None:
@@ -98,12 +110,23 @@ class ReturnWorkflow:
             detail = f"EUR {refund.amount} refunded; credit note {refund.credit_note_number}"
             await self._set_status(ReturnStatus.REFUNDED, detail)
 
+    async def _raise_failed_refund(self, message: str) -> None:
+        order = self._order_id or "unknown"
+        await workflow.execute_activity_method(
+            AlertActivities.raise_alert, RaiseAlertRequest(
+                kind=AlertKind.FAILED_REFUND, order_id=self._order_id, reference=self._return_id,
+                dedupe_key=f"failed_refund:return:{self._return_id}", raised_at=workflow.now(),
+                message=f"The refund for return {self._return_id} of order {order} failed after its retries: "
+                        f"{message}. Refund by hand: open a case for the order and resolve it with a refund."),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+
     async def _set_status(self, status: ReturnStatus, reason: str | None) -> None:
         self._status = status
-        await workflow.execute_activity_method(
+        published: ReturnStatusChange = await workflow.execute_activity_method(
             ReturnActivities.publish_return_status,
             ReturnStatusChange(return_id=self._return_id, status=status, reason=reason),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        self._order_id = published.order_id or self._order_id
 
     def _view(self) -> ReturnView:
         return ReturnView(return_id=self._return_id, status=self._status, inspected=self._inspection is not None)

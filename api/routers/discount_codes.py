@@ -1,5 +1,6 @@
 """Loyalty discount codes (operations): issue and list them. An order redeems one at intake
-(``discount_code`` in ``POST /orders``); a cancelled order gives it back."""
+(``discount_code`` in ``POST /orders``); a cancelled order gives it back. Orderflow issues
+codes by itself too (``domain.loyalty``): those name the order that earned them."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,7 +15,7 @@ from api.errors import ApiError
 from api.schemas import ErrorOut
 from domain.discounts import DiscountKind
 from storage.db import transaction
-from storage.discounts import list_codes, normalise
+from storage.discounts import issue_code as add_code, list_codes, normalise
 from storage.models import Customer, DiscountCode
 
 router = APIRouter(prefix="/discount-codes", tags=["discount codes"])
@@ -55,13 +56,15 @@ class DiscountCodeOut(BaseModel):
     customer_id: str | None
     issued_by: str
     created_at: datetime
+    order_id: str | None = Field(description="For a code Orderflow issued by itself: the order that earned it "
+                                             "(good feedback, or a make-up for a problem)")
 
 
 def _out(row: DiscountCode) -> DiscountCodeOut:
     return DiscountCodeOut(code=row.code, kind=DiscountKind(row.kind), value=row.value,
                            min_order_value=row.min_order_value, expires_at=row.expires_at, max_uses=row.max_uses,
                            uses=row.uses, customer_id=row.customer_id, issued_by=row.issued_by,
-                           created_at=row.created_at)
+                           created_at=row.created_at, order_id=row.order_id)
 
 
 @router.post("", status_code=201, response_model=DiscountCodeOut, summary="Issue a discount code", responses={
@@ -83,11 +86,9 @@ async def issue_code(
             if body.customer_id is not None and await session.get(Customer, body.customer_id) is None:
                 raise ApiError(422, f"no customer {body.customer_id!r}; give Orderflow's customer id "
                                     "(customer.id in an order, cus_...) or leave customer_id out")
-            row = DiscountCode(code=code, kind=body.kind.value, value=body.value,
-                               min_order_value=body.min_order_value, expires_at=expires, max_uses=body.max_uses,
-                               uses=0, customer_id=body.customer_id, issued_by=principal.name)
-            session.add(row)
-            await session.flush()
+            row = await add_code(session, code=code, kind=body.kind, value=body.value,
+                                   min_order_value=body.min_order_value, expires_at=expires, max_uses=body.max_uses,
+                                   customer_id=body.customer_id, issued_by=principal.name)
     except IntegrityError as exc:
         raise ApiError(409, f"discount code {code!r} exists already; choose another code") from exc
     response.headers["Location"] = f"/discount-codes/{code}"

@@ -51,3 +51,28 @@ def test_empty_invoice_is_zero() -> None:
 
 def test_reference_shows_year_and_gap_free_number() -> None:
     assert invoice_reference(7, 2026) == "INV-2026-000007"
+
+
+def test_a_discount_comes_off_each_rate_in_proportion_with_its_vat() -> None:
+    from domain.invoicing import discount_shares
+
+    # The factory order: 2 mugs 25.90 (21 %, VAT 4.50) and a book 24.99 (9 %, VAT 2.06); 10 % off.
+    lines = [invoice_line("MUG-001", "mug", 2, D("12.95"), D("21")), invoice_line("BOOK-042", "book", 1, D("24.99"), D("9"))]
+    totals = invoice_totals(lines, D("5.09"))
+    by_rate = {b.rate: (b.discount, b.discount_vat, b.gross, b.vat, b.net) for b in totals.per_rate}
+    # 5.09 × 25.90/50.89 = 2.5905 → 2.59, the book's share the rest: 2.50; VAT inside: 0.45 and 0.21
+    assert by_rate == {D("21"): (D("2.59"), D("0.45"), D("23.31"), D("4.05"), D("19.26")),
+                       D("9"): (D("2.50"), D("0.21"), D("22.49"), D("1.85"), D("20.64"))}
+    assert (totals.discount, totals.gross, totals.vat, totals.net, totals.goods) == (
+        D("5.09"), D("45.80"), D("5.90"), D("39.90"), D("50.89"))
+    assert totals.net + totals.vat == totals.gross
+
+    # Shares always add up to the discount to the cent; a tie goes to the higher rate.
+    for discount in (D("0.01"), D("0.02"), D("0.03"), D("1.00"), D("33.33"), D("99.99")):
+        shares = discount_shares({D("21"): D("33.33"), D("9"): D("33.33"), D("0"): D("33.34")}, discount)
+        assert sum(shares.values()) == discount and all(v >= 0 for v in shares.values())
+    assert discount_shares({D("21"): D("10.00"), D("9"): D("10.00")}, D("0.01")) == {D("21"): D("0.01"), D("9"): D("0.00")}
+    # Never more than the goods: a discount above them takes them to zero.
+    everything = invoice_totals(lines, D("80.00"))
+    assert (everything.gross, everything.vat, everything.discount) == (D("0.00"), D("0.00"), D("50.89"))
+    assert invoice_totals(lines) == invoice_totals(lines, D("0.00"))
