@@ -153,7 +153,8 @@ def with_actions(timeline: list[TimelineOut], actions: Sequence[StaffAction], *,
         actor = Actor(key_name=a.actor, role=a.actor_role, person=a.person)
         before = [e for e in entries if e.at <= a.occurred_at and e.kind != TimelineKind.ACTION]
         status = before[-1].status if before else OrderStatus.RECEIVED
-        message = f"{ACTION_TEXT[kind]}{': ' + a.detail if a.detail else ''} by {actor.label()}"
+        what = ACTION_TEXT.get(kind, kind.value.replace("_", " "))
+        message = f"{what}{': ' + a.detail if a.detail else ''} by {actor.label()}"
         entries.append(TimelineOut(at=a.occurred_at, kind=TimelineKind.ACTION, status=status, message=message,
                                    actor=ActorOut(key_name=a.actor, role=a.actor_role, person=a.person)))
         entries.sort(key=lambda e: e.at)
