@@ -37,12 +37,12 @@ DEV_API_KEYS = {
 # The dev profile's documented carrier secret; production refuses to start with it.
 DEV_CARRIER_SIGNING_SECRET = "carrier-dev-secret"
 
-# The dev profile's documented feedback-link secret; production refuses to start with it.
-DEV_FEEDBACK_LINK_SECRET = "feedback-link-dev-secret"
-
 # The dev profile's documented SMS and app-push webhook secrets; production refuses them.
 DEV_SMS_WEBHOOK_SECRET = "sms-dev-secret"
 DEV_APP_WEBHOOK_SECRET = "app-dev-secret"
+
+# The dev profile's documented feedback-link secret; production refuses to start with it.
+DEV_FEEDBACK_LINK_SECRET = "feedback-link-dev-secret"
 
 # The dev profile's documented payload encryption key (32 bytes, base64): it is public, so it
 # hides nothing; production refuses to start with it.
@@ -233,6 +233,45 @@ class Settings(BaseSettings):
     case_sla_seconds: float = Field(default=timedelta(hours=24).total_seconds(), gt=0)
     supplier_grace_seconds: float = Field(default=timedelta(days=1).total_seconds(), ge=0)
     ops_email: str = "ops@orderflow.example"
+
+    # --- Warehouse waves (issue 5; api/routers/waves.py, activities/planning/waves.py) ---
+    # POST /warehouse/waves groups open pick lists into one picking round: the orders due for
+    # the earliest carrier pickup, plus those due up to wave_window_minutes later, up to a
+    # trolley's load. An order is due at its carrier's next pickup cut-off after its release
+    # (carrier_pickup_cutoffs: carrier -> "HH:MM" wall-clock time in warehouse_timezone;
+    # without a named carrier, the earliest cut-off of all).
+    wave_window_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    wave_max_orders: int = Field(default=10, ge=1, le=100)
+    wave_max_volume_litres: float = Field(default=400.0, gt=0, le=10_000)
+    wave_max_weight_kg: float = Field(default=150.0, gt=0, le=10_000)
+    carrier_pickup_cutoffs: dict[str, str] = Field(default_factory=lambda: {
+        "postnl": "17:00", "dhl": "16:30", "dpd": "16:00", "freight": "14:00"})
+    warehouse_timezone: str = "Europe/Amsterdam"
+
+    @field_validator("carrier_pickup_cutoffs")
+    @classmethod
+    def _cutoffs_are_times(cls, value: dict[str, str]) -> dict[str, str]:
+        from datetime import time
+
+        if not value:
+            raise ValueError("ORDERFLOW_CARRIER_PICKUP_CUTOFFS needs at least one carrier, e.g. {\"postnl\": \"17:00\"}")
+        for carrier, at in value.items():
+            try:
+                time.fromisoformat(at)
+            except ValueError:
+                raise ValueError(f"ORDERFLOW_CARRIER_PICKUP_CUTOFFS: {carrier!r} has {at!r}; give a time as HH:MM") from None
+        return value
+
+    @field_validator("warehouse_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"ORDERFLOW_WAREHOUSE_TIMEZONE: {value!r} is no IANA time zone; e.g. Europe/Amsterdam") from None
+        return value
 
     # The seller printed on invoices and as the sender on shipping labels.
     seller_name: str = "Orderflow Demo B.V."

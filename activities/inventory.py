@@ -31,6 +31,7 @@ from domain.stock import (
 from storage.discounts import rediscount
 from storage.idempotency import run_once
 from storage.staff_actions import action_row
+from storage.warehouse import GOODS_RECEIPT, create_put_away, put_back_after_cancellation
 from storage.models import (
     Order,
     OrderLine,
@@ -222,6 +223,9 @@ class InventoryActivities:
                 # nor logged twice.
                 session.add(action_row(StaffActionKind.GOODS_RECEIPT, actor, purchase_order_id=po.id, sku=po.sku,
                                        detail=f"{receipt.quantity} x {po.sku}, receipt {receipt.receipt_id}"))
+            # The goods wait at goods-in for staff to put them into a bin.
+            await create_put_away(session, po.sku, receipt.quantity, source=GOODS_RECEIPT,
+                                  reference=receipt.receipt_id, now=datetime.now(UTC))
             await session.flush()
             allocations = []
             claims = (await session.execute(select(PreorderClaim).where(
@@ -290,6 +294,8 @@ class InventoryActivities:
                 r.status = "released"
                 session.add(StockMovement(sku=r.sku, reserved_delta=-r.quantity, reason="release", order_id=req.order_id))
                 released.append(ReservedLine(sku=r.sku, quantity=r.quantity))
+            # Bins promised to the order are freed; goods already picked go back to a bin.
+            await put_back_after_cancellation(session, req.order_id, datetime.now(UTC))
             return ReleaseResult(released=released)
 
         return await run_once(self._sessions, req.idempotency_key, "inventory.release", ReleaseResult, work)

@@ -29,7 +29,8 @@ from domain.returns import (
 )
 from domain.return_messages import render_return_message
 from storage.db import transaction
-from storage.models import Customer, Order, Payment, Refund, Return, ReturnLine, StockLevel, StockMovement
+from storage.models import Customer, Order, Payment, Refund, Return, ReturnLine, StockLevel, StockMovement, utcnow
+from storage.warehouse import RETURN, create_put_away
 from storage.returns import (
     active_discount,
     delivered_quantities,
@@ -92,6 +93,8 @@ class ReturnActivities:
                 if restock:
                     await session.execute(update(StockLevel).where(StockLevel.sku == line.sku)
                                           .values(on_hand=StockLevel.on_hand + line.quantity))
+                    await create_put_away(session, line.sku, line.quantity, source=RETURN,
+                                          reference=f"{ret.id}:line:{line.line_no}", now=utcnow())
                 actor = req.inspection.actor
                 by = actor.label() if actor else req.inspection.inspected_by
                 session.add(StockMovement(
@@ -138,6 +141,7 @@ class ReturnActivities:
             order_id=order.id, payment_id=payment.id, amount=amount, idempotency_key=req.idempotency_key,
             shipping_amount=min(shipping, max(Decimal("0.00"), amount - goods)), return_id=ret.id, actor=req.actor))
         return _result(row)
+
 
 def _result(row: Refund) -> RefundResult:
     return RefundResult(amount=row.amount, shipping_amount=row.shipping_amount,

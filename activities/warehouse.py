@@ -5,8 +5,7 @@ Both activities are idempotent: one pick list and one packing plan per order (un
 
 import asyncio
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -19,7 +18,7 @@ from activities.planning.layout import Layout, Point, demo_layout
 from activities.planning.packing import Item, plan_packing as plan_packing_pure
 from activities.planning.routing import plan_route, s_shape
 from domain.enums import ErrorType
-from domain.warehouse import PackingSummary, PickListSummary, WarehouseRequest
+from domain.warehouse import BinOffer, PackingSummary, PickListSummary, WarehouseRequest, allocate
 from storage.db import transaction
 from storage.models import (
     BinStock,
@@ -29,39 +28,13 @@ from storage.models import (
     PickListLine,
     Product,
     Reservation,
+    PutAwayTask,
     StockLevel,
     WarehouseLocation,
 )
+from storage.warehouse import UNTRACKED, create_put_away, put_away, settle_wave, suggest_bin
 
 HEAVY_UPRIGHT_G = 20_000  # heavy goods travel the way they stand
-
-
-@dataclass(frozen=True)
-class BinOffer:
-    bin_stock_id: int
-    available: int
-    expiry: date | None
-    distance: float  # from the depot, to break ties
-
-
-def allocate(quantity: int, offers: list[BinOffer]) -> list[tuple[int, int]]:
-    """Which bins to take ``quantity`` from: goods with an expiry date first-expiry-first-out;
-    others from as few bins as possible (one bin that holds it all, the nearest such; else the
-    fullest bins first). Returns (bin stock id, quantity) pairs; short if the bins are."""
-    offers = [o for o in offers if o.available > 0]
-    if any(o.expiry for o in offers):
-        ordered = sorted(offers, key=lambda o: (o.expiry or date.max, o.distance))
-    else:
-        whole = sorted((o for o in offers if o.available >= quantity), key=lambda o: o.distance)
-        ordered = whole[:1] or sorted(offers, key=lambda o: (-o.available, o.distance))
-    taken, left = [], quantity
-    for o in ordered:
-        if left == 0:
-            break
-        n = min(left, o.available)
-        taken.append((o.bin_stock_id, n))
-        left -= n
-    return taken
 
 
 def pick_point(layout: Layout, location: WarehouseLocation) -> Point:
@@ -77,37 +50,38 @@ async def _bins(session: AsyncSession, sku: str) -> list[BinStock]:
     return list(rows.scalars())
 
 
-async def _put_away_untracked(session: AsyncSession, sku: str, bins: list[BinStock],
-                              locations: dict[str, WarehouseLocation]) -> None:
-    """Stock on hand that no bin holds (booked by a goods receipt or an adjustment, or goods
-    of a cancelled order back from the pack station) is put away before it is allocated: into
-    the SKU's fullest bin, or, for a SKU without one, the empty location nearest the depot in
-    zone B for bulky goods, zone A for the rest. On hand = the bins + what picked orders hold
-    at the pack station (picked lines of orders whose reservation is still held)."""
+async def _put_away_for_pick_list(session: AsyncSession, sku: str, bins: list[BinStock], order_id: str) -> None:
+    """The bins hold too little for a pick list: goods of the SKU waiting at goods-in (open
+    put-away tasks, oldest first) are put away first, into the bin each task suggests, since
+    the picker needs them now. Stock on hand that nothing accounts for (a stock adjustment,
+    or data from before put-away tasks) is put away the same way. On hand = the bins + what
+    live orders hold at the pack station + open put-away tasks."""
+    now = datetime.now(UTC)
+    tasks = (await session.execute(select(PutAwayTask).where(PutAwayTask.sku == sku, PutAwayTask.status == "open")
+                                   .order_by(PutAwayTask.id).with_for_update())).scalars().all()
+    for task in tasks:
+        location = task.suggested_location or await suggest_bin(session, sku, task.quantity)
+        if location is None:
+            continue
+        await put_away(session, task, location, by=f"pick list of order {order_id}", now=now)
+        activity.logger.info("put away %s x %s into %s for a pick list", task.quantity, sku, location)
     level = await session.get(StockLevel, sku)
-    in_bins = sum(b.quantity for b in bins)
+    in_bins = await session.scalar(select(func.coalesce(func.sum(BinStock.quantity), 0)).where(BinStock.sku == sku)) or 0
     at_pack_station = await session.scalar(
         select(func.coalesce(func.sum(PickListLine.picked), 0))
         .join(PickList, PickList.id == PickListLine.pick_list_id)
         .join(Reservation, (Reservation.order_id == PickList.order_id) & (Reservation.sku == PickListLine.sku))
         .where(PickListLine.sku == sku, Reservation.status == "held")) or 0
-    untracked = (level.on_hand if level else 0) - in_bins - at_pack_station
+    waiting = await session.scalar(select(func.coalesce(func.sum(PutAwayTask.quantity), 0)).where(
+        PutAwayTask.sku == sku, PutAwayTask.status == "open")) or 0
+    untracked = (level.on_hand if level else 0) - in_bins - at_pack_station - waiting
     if untracked <= 0:
         return
-    home = max((b for b in bins if not b.lot), key=lambda b: b.quantity, default=None)
-    if home is None:
-        product = await session.get(Product, sku)
-        bulky = product.weight_grams >= HEAVY_UPRIGHT_G or max(product.length_mm, product.width_mm, product.height_mm) > 600
-        used = set((await session.execute(select(BinStock.location_code))).scalars())
-        free = sorted((loc for loc in locations.values() if loc.code not in used and (loc.zone == "B") == bulky),
-                      key=lambda loc: (_from_depot(loc), loc.shelf, loc.code))
-        if not free:
-            return
-        home = BinStock(location_code=free[0].code, sku=sku, lot="", quantity=0, allocated=0)
-        session.add(home)
-    home.quantity += untracked
-    await session.flush()
-    activity.logger.info("put away %s x %s into %s", untracked, sku, home.location_code)
+    task = await create_put_away(session, sku, untracked, source=UNTRACKED, reference=f"pick list of order {order_id}",
+                                 now=now)
+    if task is not None and task.suggested_location is not None:
+        await put_away(session, task, task.suggested_location, by=f"pick list of order {order_id}", now=now)
+        activity.logger.info("put away %s x %s into %s", untracked, sku, task.suggested_location)
 
 
 def _metres(value: float) -> Decimal:
@@ -159,7 +133,7 @@ class WarehouseActivities:
             for sku, quantity in sorted(wanted.items()):
                 bins = await _bins(session, sku)
                 if sum(b.quantity - b.allocated for b in bins) < quantity:
-                    await _put_away_untracked(session, sku, bins, locations)
+                    await _put_away_for_pick_list(session, sku, bins, order.id)
                     bins = await _bins(session, sku)
                 by_id = {b.id: b for b in bins}
                 offers = [BinOffer(b.id, b.quantity - b.allocated, b.expiry_date, _from_depot(locations[b.location_code]))
@@ -226,15 +200,16 @@ class WarehouseActivities:
             if pick_list is None:
                 return
             for line in pick_list.lines:
-                left = line.quantity - line.picked
-                if left:
+                left = line.quantity - line.picked - line.short
+                if left > 0:
                     stock = await session.get(BinStock, line.bin_stock_id)
                     stock.quantity -= left
                     stock.allocated -= left
-                    line.picked = line.quantity
+                    line.picked = line.quantity - line.short
                     line.picked_at = datetime.now(UTC)
             pick_list.status = "picked"
             pick_list.picked_at = datetime.now(UTC)
+            await settle_wave(session, pick_list.wave_id, pick_list.picked_at)
 
 
 def item_for(product: Product, item_id: str) -> Item:

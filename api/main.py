@@ -19,8 +19,11 @@ from api.metrics import ApiMetrics, RequestMetricsMiddleware
 from api.metrics import router as metrics_router
 from api.middleware import RequestContextMiddleware
 from api.routers import warehouse as warehouse_router
+from api.routers import warehouse_tasks
+from api.routers import waves as waves_router
 from api.routers import alerts as alerts_router
 from api.routers import carrier, documents, health, messages, orders, products, purchase_orders, shipping, stock
+from api.routers import admin_keys, customers
 from api.routers import cases as cases_router
 from api.routers import discount_codes as discount_codes_router
 from api.routers import feedback as feedback_router
@@ -124,7 +127,9 @@ def create_app(
             {"name": "cases", "description": "Customer-service cases"},
             {"name": "discount codes", "description": "Loyalty discount codes"},
             {"name": "feedback", "description": "The customer's feedback link (no API key) and the feedback figures"},
-            {"name": "warehouse", "description": "Pick lists, scanned picks and packing plans"},
+            {"name": "warehouse", "description": "Pick lists, scanned picks, waves, cycle counts, put-away and packing plans"},
+            {"name": "admin", "description": "API keys: create, list, revoke (operations)"},
+            {"name": "customers", "description": "Erasing a customer's personal data"},
             {"name": "alerts", "description": "Escalations for operations: late picks, tracking silence, "
                                               "delivery exceptions, failed refunds, late suppliers, unanswered cases"},
         ],
@@ -138,9 +143,13 @@ def create_app(
     for module in (orders, documents, messages, shipping, carrier, products, stock, purchase_orders, health):
         app.include_router(module.router)
     app.include_router(returns_router.router)
+    app.include_router(admin_keys.router)
+    app.include_router(customers.router)
     app.include_router(cases_router.router)
     app.include_router(discount_codes_router.router)
     app.include_router(feedback_router.router)
     app.include_router(warehouse_router.router)
+    app.include_router(warehouse_tasks.router)
+    app.include_router(waves_router.router)
     app.include_router(alerts_router.router)
     return app

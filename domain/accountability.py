@@ -36,6 +36,9 @@ class StaffActionKind(StrEnum):
     RETURN_INSPECTION = "return_inspection"  # which also starts the refund
     GOODS_RECEIPT = "goods_receipt"
     STOCK_ADJUSTMENT = "stock_adjustment"
+    CYCLE_COUNT = "cycle_count"
+    PUT_AWAY = "put_away"
+    WAVE = "wave"  # a picking round built
 
 
 # The order workflow notes these itself on its timeline, with the actor's label (its update

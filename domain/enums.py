@@ -128,3 +128,6 @@ class AlertKind(StrEnum):
     FAILED_REFUND = "failed_refund"
     LATE_SUPPLIER = "late_supplier"
     UNANSWERED_CASE = "unanswered_case"
+    # A pick found fewer units than recorded and no other bin holds the rest: the line needs
+    # the out-of-stock path.
+    SHORT_PICK = "short_pick"

@@ -197,10 +197,12 @@ async def resolved_causes(session: AsyncSession) -> list[tuple[Alert, str]]:
         .join(Order, Order.id == Alert.order_id)
         .where(Alert.resolved_at.is_(None),
                Alert.kind.in_([AlertKind.LATE_PICK.value, AlertKind.TRACKING_SILENCE.value,
-                               AlertKind.DELIVERY_EXCEPTION.value])))).all()
+                               AlertKind.DELIVERY_EXCEPTION.value, AlertKind.SHORT_PICK.value])))).all()
     for alert, status, sequence in rows:
         raised_for = _sequence_of(alert.dedupe_key)
-        if alert.kind == AlertKind.LATE_PICK and (status != OrderStatus.PICKING or sequence != raised_for):
+        # A short pick is dealt with once the order's status changed (its out-of-stock path ran).
+        if (alert.kind in (AlertKind.LATE_PICK, AlertKind.SHORT_PICK)
+                and (status != OrderStatus.PICKING or sequence != raised_for)):
             gone.append((alert, f"order moved on to {status}"))
         elif alert.kind == AlertKind.TRACKING_SILENCE and (status not in WITH_CARRIER or sequence != raised_for):
             gone.append((alert, f"carrier reported again (order {status})"))

@@ -539,8 +539,42 @@ class PickList(Base):
     route_exact: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     picked_at: Mapped[datetime | None]
+    # The picking round it is walked in, and the tote on the trolley its goods go into.
+    wave_id: Mapped[str | None] = mapped_column(ForeignKey("waves.id", name="fk_pick_lists_wave_id"), index=True)
+    tote: Mapped[int | None] = mapped_column(Integer)
 
     lines: Mapped[list["PickListLine"]] = relationship(order_by="PickListLine.step", lazy="selectin")
+
+
+class Wave(Base):
+    """A picking round: several orders' pick lists walked as one route with one trolley, one
+    tote per order, sorted per order at the pack station."""
+
+    __tablename__ = "waves"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="open")  # open, picked
+    due_at: Mapped[datetime]  # the earliest carrier cut-off among its orders
+    route_length_m: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    single_routes_m: Mapped[Decimal] = mapped_column(Numeric(10, 2))  # its orders walked one at a time
+    route_exact: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    picked_at: Mapped[datetime | None]
+
+    steps: Mapped[list["WaveStep"]] = relationship(order_by="WaveStep.step", lazy="selectin")
+
+
+class WaveStep(Base):
+    """One step of a wave in walking order: a line of one of its orders' pick lists."""
+
+    __tablename__ = "wave_steps"
+    __table_args__ = (UniqueConstraint("wave_id", "step", name="uq_wave_steps_step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    wave_id: Mapped[str] = mapped_column(ForeignKey("waves.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    pick_list_line_id: Mapped[int] = mapped_column(ForeignKey("pick_list_lines.id"), unique=True)
 
 
 class PickListLine(Base):
@@ -555,8 +589,62 @@ class PickListLine(Base):
     sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
     quantity: Mapped[int] = mapped_column(Integer)
     picked: Mapped[int] = mapped_column(Integer, default=0)
+    # Units of ``quantity`` that neither this bin nor any other held when picked (a short pick):
+    # they are not picked; the order's reservation of them was released.
+    short: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     picked_by: Mapped[str | None] = mapped_column(String(100))
     picked_at: Mapped[datetime | None]
+
+
+class CycleCount(Base):
+    """A request to count one bin's units of a SKU (one lot), made when a pick found the bin
+    holding less than recorded. Counting sets the bin to the number counted, through the stock
+    ledger. One open count per bin stock row (a partial unique index, not a check in code)."""
+
+    __tablename__ = "cycle_counts"
+    __table_args__ = (
+        Index("uq_cycle_counts_open_bin", "bin_stock_id", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        CheckConstraint("counted_quantity >= 0", name="ck_cycle_counts_counted_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bin_stock_id: Mapped[int] = mapped_column(ForeignKey("bin_stock.id"))
+    location_code: Mapped[str] = mapped_column(ForeignKey("warehouse_locations.code"))
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"))
+    lot: Mapped[str] = mapped_column(String(32), default="")
+    reason: Mapped[str] = mapped_column(String(32))  # short_pick
+    pick_list_id: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), index=True, default="open")  # open, counted
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the records said when it was counted, and what was counted.
+    recorded_quantity: Mapped[int | None] = mapped_column(Integer)
+    counted_quantity: Mapped[int | None] = mapped_column(Integer)
+    counted_by: Mapped[str | None] = mapped_column(String(100))
+    counted_at: Mapped[datetime | None]
+
+
+class PutAwayTask(Base):
+    """Goods that came in (a goods receipt, a resellable return, goods put back after a
+    cancellation) to be put into a bin. They count in the SKU's on-hand stock from the moment
+    they came in; putting them away moves them into bin stock. ``dedupe_key`` names the one
+    occurrence, so a retried booking makes one task."""
+
+    __tablename__ = "put_away_tasks"
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_put_away_tasks_quantity_positive"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    sku: Mapped[str] = mapped_column(ForeignKey("products.sku"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # goods_receipt, return, cancellation
+    reference: Mapped[str] = mapped_column(String(128))  # receipt id, return and line, order id
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    suggested_location: Mapped[str | None] = mapped_column(ForeignKey("warehouse_locations.code"))
+    status: Mapped[str] = mapped_column(String(16), index=True, default="open")  # open, done
+    location_code: Mapped[str | None] = mapped_column(ForeignKey("warehouse_locations.code"))
+    put_away_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
 
 
 class PackingPlanRecord(Base):

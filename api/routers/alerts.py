@@ -67,7 +67,7 @@ async def get_alerts(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AlertPage:
     """Newest first. Kinds: late_pick, tracking_silence, delivery_exception, failed_refund,
-    late_supplier, unanswered_case. Roles: ops."""
+    late_supplier, unanswered_case, short_pick. Roles: ops."""
     async with sessions() as session:
         rows, total = await store.list_alerts(session, store.AlertFilters(
             state=state, kind=kind, order_id=order_id, limit=limit, offset=offset))

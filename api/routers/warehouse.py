@@ -2,24 +2,35 @@
 packing plan. The last line picked confirms the order's pick in its workflow (the same update
 as ``POST /orders/{id}/pick``)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import re
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import OrderReader, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
+from activities.alerts import signal_attention
+from api.deps import OrderReader, Principal, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
 from api.errors import ApiError
 from api.schemas import ORDER_ID_PATTERN
 from api.temporal import ensure_started, send_update
-from domain.accountability import StaffActionKind
+from domain.accountability import Actor, StaffActionKind
 from domain.models import StepConfirmation
 from storage.db import transaction
 from storage.models import BinStock, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation, utcnow
 from storage.staff_actions import action_row, record_action
+from storage.warehouse import (
+    SHORT_PICK,
+    StockConflict,
+    correct_bin,
+    open_units,
+    request_cycle_count,
+    settle,
+    settle_wave,
+)
 from workflows.order import OrderWorkflow
 
 router = APIRouter(tags=["warehouse"])
@@ -40,17 +51,20 @@ class PickStepOut(BaseModel):
     name: str
     quantity: int
     picked: int
+    short: int = Field(description="units no bin held: not to be picked (a short pick)")
     done: bool
 
 
 class PickListOut(BaseModel):
     id: str
     order_id: str
-    status: str = Field(description="open or picked")
+    status: str = Field(description="open, picked, or short (every step done, some units short)")
     route_length_m: str = Field(description="walk from the depot via every bin to the pack station")
     s_shape_length_m: str = Field(description="the same picks walked by the S-shape rule, for comparison")
     route_exact: bool = Field(description="true when the route is proven shortest")
     created_at: datetime
+    wave_id: str | None = Field(default=None, description="the wave it is picked in (GET /warehouse/waves/{id})")
+    tote: int | None = Field(default=None, description="its tote on the wave's trolley")
     steps: list[PickStepOut] | None = None
 
 
@@ -58,8 +72,15 @@ class PickConfirmBody(BaseModel):
     scanned: str = Field(description="the SKU or EAN scanned off the item", min_length=1, max_length=64, pattern=PRINTABLE)
     location: str = Field(description="the bin's code, scanned off the shelf label", min_length=1, max_length=32,
                           pattern=PRINTABLE)
-    quantity: int = Field(gt=0, le=10_000)
+    quantity: int = Field(ge=0, le=10_000, description="units taken; 0 only with short")
+    short: bool = Field(default=False, description="true: the bin held no more than `quantity` (it is empty now)")
     picked_by: str | None = Field(default=None, max_length=100, pattern=PRINTABLE)
+
+    @model_validator(mode="after")
+    def _something_taken(self) -> "PickConfirmBody":
+        if self.quantity == 0 and not self.short:
+            raise ValueError('quantity must be at least 1; send "short": true with quantity 0 when the bin is empty')
+        return self
 
 
 class PickConfirmOut(BaseModel):
@@ -67,21 +88,26 @@ class PickConfirmOut(BaseModel):
     step: int
     picked: int
     quantity: int
-    pick_list_status: str
+    short: int = Field(default=0, description="units of this step no bin held")
+    new_steps: list[int] = Field(default_factory=list, description="steps added to take the rest from other bins")
+    cycle_count_id: int | None = Field(default=None, description="the count asked for the bin found short")
+    pick_list_status: str = Field(description="open, picked, or short (every step done, some units short)")
+    completed: bool = Field(default=False, description="this pick completed the pick list")
     order_status: str | None = Field(default=None, description="set when this pick completed the list")
 
 
 def _summary(pl: PickList) -> dict[str, Any]:
     return {"id": pl.id, "order_id": pl.order_id, "status": pl.status, "route_length_m": str(pl.route_length_m),
-            "s_shape_length_m": str(pl.s_shape_length_m), "route_exact": pl.route_exact, "created_at": pl.created_at}
+            "s_shape_length_m": str(pl.s_shape_length_m), "route_exact": pl.route_exact, "created_at": pl.created_at,
+            "wave_id": pl.wave_id, "tote": pl.tote}
 
 
 @router.get("/warehouse/pick-lists", response_model=list[PickListOut], summary="Open pick lists")
 async def open_pick_lists(_: WarehouseOrOps, sessions: Sessions,
                           order_id: Annotated[str | None, Query(pattern=ORDER_ID_PATTERN)] = None) -> list[dict[str, Any]]:
-    """The pick lists not yet fully picked, oldest first; `?order_id=` for one order's.
-    Roles: warehouse, ops."""
-    query = select(PickList).where(PickList.status == "open").order_by(PickList.created_at)
+    """The pick lists not yet fully picked (open, and short ones waiting for the out-of-stock
+    path), oldest first; `?order_id=` for one order's. Roles: warehouse, ops."""
+    query = select(PickList).where(PickList.status.in_(("open", "short"))).order_by(PickList.created_at)
     if order_id:
         query = query.where(PickList.order_id == order_id)
     async with sessions() as session:
@@ -108,7 +134,8 @@ async def pick_list(pick_list_id: str, _: WarehouseOrOps, sessions: Sessions) ->
             product = await session.get(Product, line.sku)
             steps.append(PickStepOut(step=line.step, location=loc.code, zone=loc.zone, aisle=loc.aisle, rack=loc.rack,
                                      shelf=loc.shelf, sku=line.sku, ean=product.ean, name=product.name,
-                                     quantity=line.quantity, picked=line.picked, done=line.picked >= line.quantity))
+                                     quantity=line.quantity, picked=line.picked, short=line.short,
+                                     done=open_units(line) <= 0))
         return {**_summary(pl), "steps": steps}
 
 
@@ -117,50 +144,96 @@ async def pick_list(pick_list_id: str, _: WarehouseOrOps, sessions: Sessions) ->
 async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100_000)], body: PickConfirmBody, principal: WarehouseOrOps,
                        sessions: Sessions, temporal: Temporal, settings: SettingsDep) -> PickConfirmOut:
     """Checks the scanned SKU or EAN and bin against the step: a different item answers 422, a
-    different bin 409, more than is left to pick 422. When the last step is picked the order's
-    pick is confirmed in its workflow. Roles: warehouse, ops."""
+    different bin 409, more than is left to pick 422. `"short": true` says the bin held no more
+    than `quantity` (0 allowed): the stock is corrected, the bin gets a cycle count, and the rest
+    is taken from other bins as new steps at the end of the list, or recorded short with a
+    `short_pick` alert when no bin has it. When the last step is picked the order's pick is
+    confirmed in its workflow. Roles: warehouse, ops."""
     actor = principal.actor(body.picked_by)
     async with transaction(sessions) as session:
         pl = await _pick_list(session, pick_list_id, lock=True)
-        line = next((ln for ln in pl.lines if ln.step == step), None)
-        if line is None:
-            raise ApiError(404, f"pick list {pl.id} has no step {step}; it has steps 1 to {len(pl.lines)}")
-        product = await session.get(Product, line.sku)
-        if body.scanned not in {line.sku, product.ean}:
-            raise ApiError(422, f"scanned {body.scanned!r}, but step {step} is {line.sku} ({product.name}"
-                                f"{', EAN ' + product.ean if product.ean else ''}); put it back and take {line.sku} "
-                                f"from {line.location_code}")
-        if body.location != line.location_code:
-            raise ApiError(409, f"step {step} takes {line.sku} from bin {line.location_code}, not {body.location}; "
-                                f"take it from {line.location_code}")
-        left = line.quantity - line.picked
-        if body.quantity > left:
-            raise ApiError(422, f"step {step} has {left} of {line.sku} left to pick, not {body.quantity}; "
-                                "confirm the number you took, at most what is left")
-        stock = await session.get(BinStock, line.bin_stock_id)
-        # The units leave the bin (and its allocation); they stay on hand until handover.
-        stock.quantity -= body.quantity
-        stock.allocated -= body.quantity
-        line.picked += body.quantity
-        line.picked_by = body.picked_by or principal.name
-        line.picked_at = datetime.now(UTC)
-        session.add(action_row(StaffActionKind.PICK_STEP, actor, order_id=pl.order_id, sku=line.sku, detail=(
-            f"pick list {pl.id} step {step}: {body.quantity} x {line.sku} from {line.location_code}")))
-        if all(ln.picked >= ln.quantity for ln in pl.lines):
-            pl.status = "picked"
-            pl.picked_at = datetime.now(UTC)
-        result = PickConfirmOut(pick_list_id=pl.id, step=step, picked=line.picked, quantity=line.quantity,
-                                pick_list_status=pl.status)
-    if result.pick_list_status == "picked" and line.picked == line.quantity and body.quantity > 0:
-        order = await load_order(sessions, principal, pl.order_id)
-        await ensure_started(temporal, settings, sessions, order)
-        sent_at = utcnow()
-        step_result = await send_update(temporal, sessions, order, OrderWorkflow.confirm_picked,
-                                        StepConfirmation(confirmed_by=actor.label()))
-        if step_result.accepted:
-            await record_action(sessions, StaffActionKind.PICK, actor, sent_at=sent_at, order_id=order.id,
-                                detail=f"the last step of pick list {pl.id}")
-        result.order_status = step_result.status
+        result, attention = await confirm_step(session, pl, step, body, principal.name, actor)
+    await tell_orders(temporal, attention)
+    return await confirm_order_if_picked(result, pl.order_id, principal, sessions, temporal, settings, actor)
+
+
+async def tell_orders(temporal: Any, attention: dict[str, tuple[int, str]]) -> None:
+    """Orders a short pick raised an alert for: their workflows keep NeedsAttention."""
+    for order_id, (open_alerts, message) in attention.items():
+        await signal_attention(temporal, order_id, open_alerts, message)
+
+
+async def confirm_step(session: AsyncSession, pl: PickList, step: int, body: PickConfirmBody, key_name: str,
+                       actor: Actor) -> tuple[PickConfirmOut, dict[str, tuple[int, str]]]:
+    """One scanned pick on a locked pick list, in the caller's transaction: the one place a pick
+    step is checked and booked, for pick lists and waves alike. Also returns the orders a short
+    pick raised an alert for (see ``tell_orders``)."""
+    line = next((ln for ln in pl.lines if ln.step == step), None)
+    if line is None:
+        raise ApiError(404, f"pick list {pl.id} has no step {step}; it has steps 1 to {len(pl.lines)}")
+    product = await session.get(Product, line.sku)
+    if body.scanned not in {line.sku, product.ean}:
+        raise ApiError(422, f"scanned {body.scanned!r}, but step {step} is {line.sku} ({product.name}"
+                            f"{', EAN ' + product.ean if product.ean else ''}); put it back and take {line.sku} "
+                            f"from {line.location_code}")
+    if body.location != line.location_code:
+        raise ApiError(409, f"step {step} takes {line.sku} from bin {line.location_code}, not {body.location}; "
+                            f"take it from {line.location_code}")
+    left = open_units(line)
+    if pl.status != "open" or left <= 0:
+        raise ApiError(422, f"step {step} of pick list {pl.id} has nothing left to pick (picked {line.picked}"
+                            f"{f', short {line.short}' if line.short else ''} of {line.quantity}); go on with the next step")
+    if body.quantity > left:
+        raise ApiError(422, f"step {step} has {left} of {line.sku} left to pick, not {body.quantity}; "
+                            "confirm the number you took, at most what is left")
+    stock = await session.get(BinStock, line.bin_stock_id, with_for_update=True)
+    now = utcnow()
+    # The units leave the bin (and its allocation); they stay on hand until handover.
+    stock.quantity -= body.quantity
+    stock.allocated -= body.quantity
+    line.picked += body.quantity
+    line.picked_by = body.picked_by or key_name
+    line.picked_at = now
+    cycle_count = None
+    correction = None
+    if body.short:
+        # The picker took what there was: the bin is empty, whatever the records said.
+        cycle_count = await request_cycle_count(session, stock, reason=SHORT_PICK, pick_list_id=pl.id, now=now)
+        try:
+            correction = await correct_bin(session, stock, 0, reason=SHORT_PICK, actor=actor, now=now, first=line,
+                                           note=f"pick list {pl.id} step {step}: bin {stock.location_code} held "
+                                                f"{body.quantity} where {body.quantity + stock.quantity} were recorded")
+        except StockConflict as exc:
+            raise ApiError(409, str(exc)) from exc
+    session.add(action_row(StaffActionKind.PICK_STEP, actor, order_id=pl.order_id, sku=line.sku, detail=(
+        f"pick list {pl.id} step {step}: {body.quantity} x {line.sku} from {line.location_code}"
+        f"{' (bin empty: short pick)' if body.short else ''}")))
+    before = pl.status
+    settle(pl, now)
+    await settle_wave(session, pl.wave_id, now)
+    moved = next((m for m in correction.lines if m.pick_list_id == pl.id and m.step == step), None) if correction else None
+    return PickConfirmOut(pick_list_id=pl.id, step=step, picked=line.picked, quantity=line.quantity,
+                          short=line.short, new_steps=moved.new_steps if moved else [],
+                          cycle_count_id=cycle_count.id if cycle_count else None, pick_list_status=pl.status,
+                          completed=before == "open" and pl.status == "picked"), (
+        correction.attention if correction else {})
+
+
+async def confirm_order_if_picked(result: PickConfirmOut, order_id: str, principal: Principal, sessions: Any,
+                                  temporal: Any, settings: Any, actor: Actor) -> PickConfirmOut:
+    """The pick that completed a pick list confirms the order's pick in its workflow (the same
+    update as ``POST /orders/{id}/pick``); exactly that one request sends it."""
+    if not result.completed:
+        return result
+    order = await load_order(sessions, principal, order_id)
+    await ensure_started(temporal, settings, sessions, order)
+    sent_at = utcnow()
+    step_result = await send_update(temporal, sessions, order, OrderWorkflow.confirm_picked,
+                                    StepConfirmation(confirmed_by=actor.label()))
+    if step_result.accepted:
+        await record_action(sessions, StaffActionKind.PICK, actor, sent_at=sent_at, order_id=order.id,
+                            detail=f"the last step of pick list {result.pick_list_id}")
+    result.order_status = step_result.status
     return result
 
 
