@@ -162,8 +162,10 @@ async def set_retention(client: Client, namespace: str, days: int) -> None:
 
 
 async def prepare_namespace(client: Client, settings: Settings) -> None:
-    await register_search_attributes(client, settings.temporal_namespace)
-    await set_retention(client, settings.temporal_namespace, settings.namespace_retention_days)
+    # Temporal Cloud refuses operator calls from SDK clients: there tcld does these two.
+    if settings.temporal_manage_namespace:
+        await register_search_attributes(client, settings.temporal_namespace)
+        await set_retention(client, settings.temporal_namespace, settings.namespace_retention_days)
     await schedule_escalation_sweep(client, settings)
 
 
