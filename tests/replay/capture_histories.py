@@ -214,3 +214,62 @@ async def test_capture_alerts(make_harness) -> None:
                                                   task_queue=h.task_queue)
         await sweep.result()
         await _save(sweep, "one_run", workflow_type="escalation")
+
+
+async def test_capture_waiting(make_harness) -> None:
+    """An order parked in every status the workflow can wait in, captured while it waits: the
+    histories of orders in flight, which a changed workflow must replay without a
+    nondeterminism error (README: Changing the order workflow safely)."""
+    from datetime import timedelta
+
+    day = timedelta(days=1).total_seconds()
+    async with make_harness() as h:
+        async def parked(name: str, status: OrderStatus, **order) -> None:
+            handle = await h.start(external_reference=f"REPLAY-WAIT-{name}", workflow_input={
+                "feedback_request_delay_seconds": 3 * day, "feedback_wait_seconds": 14 * day,
+                "feedback_reminder_after_seconds": 7 * day}, **order)
+            await wait_for_status(handle, OrderStatus.PICKING if status not in (
+                OrderStatus.AWAITING_CUSTOMER, OrderStatus.AWAITING_STOCK) else status)
+            steps = {OrderStatus.PACKING: 1, OrderStatus.READY_TO_SHIP: 2, OrderStatus.SHIPPED: 3,
+                     OrderStatus.IN_TRANSIT: 3, OrderStatus.DELIVERED: 3}.get(status, 0)
+            for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed,
+                         OrderWorkflow.confirm_handover)[:steps]:
+                await handle.execute_update(step, StepConfirmation())
+            if status in (OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED):
+                view = await wait_for_status(handle, OrderStatus.SHIPPED)
+                events = [TrackingEventKind.IN_TRANSIT] + ([TrackingEventKind.DELIVERED] * (status == OrderStatus.DELIVERED))
+                for event in events:
+                    await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+                        tracking_number=view.shipment.tracking_number, event=event))
+            await wait_for_status(handle, status)
+            await asyncio.sleep(0.3)  # let the workflow task that started the wait complete
+            await _save(handle, f"waiting_{name}")
+
+        await parked("awaiting_customer", OrderStatus.AWAITING_CUSTOMER,
+                     lines=[{"sku": "MUG-001", "quantity": 1}, {"sku": "SOLDOUT-1", "quantity": 1}])
+        await parked("awaiting_stock", OrderStatus.AWAITING_STOCK, backorder_policy="preorder",
+                     lines=[{"sku": "MUG-001", "quantity": 1}, {"sku": "SOLDOUT-1", "quantity": 1}])
+        for status in (OrderStatus.PICKING, OrderStatus.PACKING, OrderStatus.READY_TO_SHIP, OrderStatus.SHIPPED,
+                       OrderStatus.IN_TRANSIT, OrderStatus.DELIVERED):
+            await parked(status.value.lower(), status)
+
+
+async def test_capture_waiting_for_feedback(make_harness) -> None:
+    """Parked in FEEDBACK_REQUESTED (its timers need a server of its own to skip time)."""
+    from datetime import timedelta
+
+    day = timedelta(days=1).total_seconds()
+    async with make_harness(own_server=True) as h:
+        handle = await h.start(external_reference="REPLAY-WAIT-FEEDBACK", workflow_input={
+            "feedback_request_delay_seconds": 3 * day, "feedback_wait_seconds": 14 * day,
+            "feedback_reminder_after_seconds": 7 * day})
+        await wait_for_status(handle, OrderStatus.PICKING)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        view = await wait_for_status(handle, OrderStatus.SHIPPED)
+        await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+            tracking_number=view.shipment.tracking_number, event=TrackingEventKind.DELIVERED))
+        await h.env.sleep(timedelta(days=3, hours=1))
+        await wait_for_status(handle, OrderStatus.FEEDBACK_REQUESTED)
+        await asyncio.sleep(0.3)
+        await _save(handle, "waiting_feedback_requested")
