@@ -109,6 +109,8 @@ class OrderWorkflow:
         self._payment_started = self._reservation_started = self._booking_started = False
         self._picked = self._packed = self._handed_over = False
         self._delivered = False
+        # Packages the carrier reported delivered; the order is delivered when all are.
+        self._delivered_packages: set[str] = set()
         self._feedback: FeedbackInput | None = None
         self._tracking: deque[TrackingUpdate] = deque()
         self._cancel_request: CancelRequest | None = None
@@ -337,6 +339,11 @@ class OrderWorkflow:
         match update.event:
             case TrackingEventKind.IN_TRANSIT if self._status == OrderStatus.SHIPPED:
                 await self._set_status(OrderStatus.IN_TRANSIT, update.description or "in transit")
+            case TrackingEventKind.DELIVERED if not self._delivered:
+                packages = self._shipment.all_tracking_numbers() if self._shipment else []
+                done = len(self._delivered_packages & set(packages))
+                self._note(TimelineKind.EVENT, f"carrier: package {update.tracking_number} delivered "
+                                               f"({done} of {len(packages)})")
             case TrackingEventKind.DELIVERED:
                 self._needs_attention = False
                 await self._set_status(OrderStatus.DELIVERED, update.description or "delivered")
@@ -485,8 +492,15 @@ class OrderWorkflow:
 
     def _apply_tracking_update(self, u: TrackingUpdate) -> None:
         if u.event == TrackingEventKind.DELIVERED:
-            self._delivered = True
+            self._delivered_packages.add(u.tracking_number)
+            self._delivered = self._all_packages_delivered()
         self._tracking.append(u)
+
+    def _all_packages_delivered(self) -> bool:
+        """A shipment of several packages is delivered when every package is. (A number we do
+        not know, e.g. of a shipment booked before packages existed, counts for the whole.)"""
+        packages = set(self._shipment.all_tracking_numbers()) if self._shipment else set()
+        return not packages or packages <= self._delivered_packages or not (self._delivered_packages & packages)
 
     def _apply_feedback(self, f: FeedbackInput) -> None:
         self._feedback = f

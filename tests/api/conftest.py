@@ -20,7 +20,8 @@ from temporalio.worker import Worker
 
 from api.main import create_app
 from settings import Settings
-from storage.models import Order
+from activities.adapters.temporal_replenishment import replenishment_workflow_id
+from storage.models import Order, Product
 from tests.factories import order_payload, seed
 from worker import WORKFLOWS, build_activities
 
@@ -103,8 +104,12 @@ async def _terminate_orders(client: Client, sessions: async_sessionmaker[AsyncSe
     worker will pick up holds its clock, and later tests waiting for a timer would hang."""
     async with sessions() as session:
         order_ids = (await session.execute(select(Order.id))).scalars().all()
-    for order_id in order_ids:
+        skus = (await session.execute(select(Product.sku))).scalars().all()
+    # Replenishment workflows are one per SKU for the whole server: one left running, bound to
+    # this test's task queue, would swallow the next test's demand.
+    workflow_ids = [f"order-{order_id}" for order_id in order_ids] + [replenishment_workflow_id(s) for s in skus]
+    for workflow_id in workflow_ids:
         try:
-            await client.get_workflow_handle(f"order-{order_id}").terminate(reason="test finished")
+            await client.get_workflow_handle(workflow_id).terminate(reason="test finished")
         except RPCError:
             pass  # never started, or already closed

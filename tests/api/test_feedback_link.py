@@ -13,7 +13,19 @@ from domain.feedback_links import FeedbackLinks, feedback_token, order_of_token
 from settings import DEV_FEEDBACK_LINK_SECRET, Profile, Settings
 from storage.models import CustomerMessage, DiscountCode, OrderFeedback, ServiceCase, StaffAction
 from tests.api.conftest import CARRIER, CHANNEL, OPS, WAREHOUSE, Api
+from tests.conftest import start_time_skipping_server
 from tests.factories import signed_carrier_event
+
+
+@pytest.fixture
+async def time_skipping_env():  # type: ignore[no-untyped-def]
+    """A server of this module's own (overriding the shared one the api fixture uses): these
+    tests skip days, and a shared server's leftover workflows can hold its clock still."""
+    env = await start_time_skipping_server()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 LINK = re.compile(r"http://127\.0\.0\.1:8000(/feedback/(\S+))")
 

@@ -143,3 +143,24 @@ async def test_no_reminder_once_the_customer_answered(make_harness) -> None:
         result = await handle.result()
     assert not any(e.message == "feedback reminder" for e in result.timeline)
     assert result.timeline[-1].message == "feedback: 5/5"
+
+
+async def test_an_order_of_several_packages_is_delivered_when_every_package_is(make_harness) -> None:
+    async with make_harness() as h:
+        handle = await h.start(external_reference="MULTI-PACKAGE", lines=[{"sku": "LAMP-200", "quantity": 6}])
+        await wait_for_status(handle, OrderStatus.PICKING)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        view = await wait_for_status(handle, OrderStatus.SHIPPED)
+        first, *others = view.shipment.all_tracking_numbers()
+        assert others, "six desk lamps need more than one box"
+
+        await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+            tracking_number=first, event=TrackingEventKind.DELIVERED))
+        view = await handle.query(OrderWorkflow.view)
+        assert view.status == OrderStatus.SHIPPED
+        assert f"carrier: package {first} delivered (1 of {1 + len(others)})" in [e.message for e in view.timeline]
+        for number in others:
+            await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+                tracking_number=number, event=TrackingEventKind.DELIVERED))
+        await wait_for_status(handle, OrderStatus.DELIVERED)
