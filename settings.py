@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # return_parcel_wait_seconds is closed.
     return_window_days: int = Field(default=30, ge=14)
     return_parcel_wait_seconds: float = timedelta(days=30).total_seconds()
+    # Where return parcels go (the carrier prices the return label to here); the label's
+    # recipient is the seller's name and address.
+    returns_country: str = Field(default="NL", min_length=2, max_length=2)
+    returns_postcode: str = "1015 AA"
 
     # --- After-sales: feedback links and loyalty codes (domain/feedback_links.py, domain/loyalty.py) ---
     # The feedback request (and its reminder) carries {public_base_url}/feedback/{token}: the

@@ -47,6 +47,7 @@ from activities.metrics import worker_runtime
 from activities.order_status import OrderStatusActivities
 from activities.payments import PaymentActivities
 from activities.purchasing import PurchasingActivities
+from activities.return_labels import ReturnLabelActivities
 from activities.returns import ReturnActivities
 from activities.shipping import ShippingActivities
 from activities.warehouse import WarehouseActivities
@@ -83,10 +84,13 @@ def build_activities(
     replenishment = TemporalReplenishment(client, settings.task_queue, settings.supplier_confirm_delay_seconds) if client else None
     inventory = InventoryActivities(sessions, replenishment)
     purchasing = PurchasingActivities(sessions, SandboxSupplier(late_days=settings.sandbox_supplier_late_days))
-    shipping = ShippingActivities(sessions, SandboxCarrierGateway(sessions, fail_rate=settings.sandbox_carrier_fail_rate))
-    documents = DocumentActivities(sessions, Seller(
+    carrier = SandboxCarrierGateway(sessions, fail_rate=settings.sandbox_carrier_fail_rate)
+    shipping = ShippingActivities(sessions, carrier)
+    seller = Seller(
         name=settings.seller_name, address_lines=tuple(p.strip() for p in settings.seller_address.split(",")),
-        vat_number=settings.seller_vat_number, coc_number=settings.seller_coc_number))
+        vat_number=settings.seller_vat_number, coc_number=settings.seller_coc_number)
+    documents = DocumentActivities(sessions, seller)
+    return_labels = ReturnLabelActivities(sessions, carrier, seller, settings.returns_country, settings.returns_postcode)
     warehouse = WarehouseActivities(sessions)
     notifier = SandboxNotifier(sessions)
     notifiers = customer_notifiers(settings, sessions)
@@ -114,6 +118,7 @@ def build_activities(
         warehouse.create_pick_list, warehouse.plan_packing,
         status.publish_status_change,
         alerts.raise_alert, alerts.run_escalation_sweep,
+        return_labels.create_return_label,
         returns.publish_return_status, returns.book_return_inspection, returns.refund_return,
         cases.refund_case, cases.record_case_refund_failure,
     ]

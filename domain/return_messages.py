@@ -29,6 +29,7 @@ def render_return_message(
     lang = language(locale)
     number = f"R{return_number:06d}"
     body = [_TEXT[lang][status].format(number=number)]
-    if detail and status in (ReturnStatus.REFUNDED, ReturnStatus.EXPIRED):
+    # The refund, the reason a return closed, and the return label (tracking number and link).
+    if detail and status in (ReturnStatus.REFUNDED, ReturnStatus.EXPIRED, ReturnStatus.AWAITING_PARCEL):
         body.append(detail)
     return _SUBJECT[lang].format(number=number, order_id=order_id), "\n".join(body)

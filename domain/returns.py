@@ -97,6 +97,7 @@ class ReturnView(BaseModel):
     return_id: str
     status: ReturnStatus
     inspected: bool = False
+    label: "ReturnLabel | None" = None
 
 
 # --- rules ------------------------------------------------------------------------------
@@ -162,3 +163,21 @@ def message_sequence(return_number: int, status: ReturnStatus) -> int:
     """The customer message's sequence for a return step. Negative, so it never meets an order
     status change's sequence (positive) in the per-(order, sequence, channel) dedupe key."""
     return -(return_number * 10 + list(ReturnStatus).index(status) + 1)
+
+
+class ReturnLabelRequest(BaseModel):
+    return_id: str
+    idempotency_key: str
+
+
+class ReturnLabel(BaseModel):
+    """The booked return parcel and where its label can be downloaded."""
+
+    carrier: str
+    service: str
+    tracking_number: str
+    document_id: str
+    url: str
+
+
+ReturnView.model_rebuild()

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertActivities
+    from activities.return_labels import ReturnLabelActivities
     from activities.returns import ReturnActivities
     from domain.enums import AlertKind, ErrorType
     from domain.models import RaiseAlertRequest
@@ -28,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         InspectionRequest,
         RefundRequest,
         RefundResult,
+        ReturnLabel,
+        ReturnLabelRequest,
         ReturnStatus,
         ReturnStatusChange,
         ReturnStepResult,
@@ -37,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
 
 # Returns whose refund failed before failures raised an alert replay without raising one.
 FAILED_REFUND_ALERT_PATCH = "failed-refund-alert"
+# Returns registered before return labels existed replay without booking one.
+RETURN_LABEL_PATCH = "return-label"
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -62,11 +67,13 @@ class ReturnWorkflow:
         self._order_id: str | None = None
         self._status = ReturnStatus.AWAITING_PARCEL
         self._inspection: InspectionInput | None = None
+        self._label: ReturnLabel | None = None
 
     @workflow.run
     async def run(self, input: ReturnWorkflowInput) -> ReturnView:
         self._return_id = input.return_id
-        await self._set_status(ReturnStatus.AWAITING_PARCEL, None)
+        detail = await self._book_return_label() if workflow.patched(RETURN_LABEL_PATCH) else None
+        await self._set_status(ReturnStatus.AWAITING_PARCEL, detail)
         if not await self._parcel_arrives(input.parcel_wait_seconds):
             await self._set_status(ReturnStatus.EXPIRED, "no parcel arrived within the return's waiting time")
             return self._view()
@@ -74,6 +81,20 @@ class ReturnWorkflow:
         await self._set_status(ReturnStatus.INSPECTED, None)
         await self._refund()
         return self._view()
+
+    async def _book_return_label(self) -> str:
+        """The customer's return label; a return without one (no carrier takes the parcel)
+        still goes on: the customer is told to send it at their own cost."""
+        try:
+            self._label = await workflow.execute_activity_method(
+                ReturnLabelActivities.create_return_label,
+                ReturnLabelRequest(return_id=self._return_id, idempotency_key=f"{workflow.info().workflow_id}:label"),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        except ActivityError as err:
+            cause = err.cause
+            return f"no return label could be booked ({cause.message if isinstance(cause, ApplicationError) else err})"
+        return (f"return label: {self._label.carrier} {self._label.tracking_number}, "
+                f"download it at {self._label.url}")
 
     async def _parcel_arrives(self, seconds: float) -> bool:
         try:
@@ -129,7 +150,8 @@ class ReturnWorkflow:
         self._order_id = published.order_id or self._order_id
 
     def _view(self) -> ReturnView:
-        return ReturnView(return_id=self._return_id, status=self._status, inspected=self._inspection is not None)
+        return ReturnView(return_id=self._return_id, status=self._status, inspected=self._inspection is not None,
+                          label=self._label)
 
     @workflow.query
     def view(self) -> ReturnView:

@@ -2,6 +2,7 @@
 both ways through the stock ledger, partial and full refunds with credit notes, and the
 never-more-than-captured rule."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -199,3 +200,34 @@ async def test_a_return_whose_workflow_never_started_is_started_by_its_inspectio
     assert inspected.json()["accepted"] is True
     done = await wait_for_return(api, return_id, "REFUNDED", "REFUND_FAILED")
     assert done["status"] == "REFUNDED" and done["refunds"][0]["amount"] == "24.99"
+
+
+async def test_a_return_gets_a_label_from_the_customer_to_the_returns_address(api: Api) -> None:
+    import pypdfium2
+
+    order_id = await delivered_order(api.sessions)
+    created = await request(api, order_id, [(1, 1)])
+    assert created.status_code == 201, created.text
+    ret = created.json()
+    for _ in range(200):
+        body = (await api.http.get(f"/returns/{ret['return_id']}", headers=CHANNEL)).json()
+        if "return label" in (body.get("status_reason") or ""):
+            break
+        await asyncio.sleep(0.05)
+    reason = body["status_reason"]
+    assert reason.startswith("return label: "), body
+    url = reason.rsplit("download it at ", 1)[1]
+    tracking_number = reason.split(",")[0].split()[-1]
+
+    documents = (await api.http.get(f"/orders/{order_id}/documents", headers=CHANNEL)).json()
+    assert any(d["filename"] == "return-label-R1.pdf" for d in documents["documents"]), documents
+    pdf = await api.http.get(url, headers=CHANNEL)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    page = pypdfium2.PdfDocument(pdf.content)[0]
+    text = page.get_textpage().get_text_range()
+    assert tracking_number in text and "Orderflow Demo B.V." in text and "Anna de Vries" in text
+
+    async with api.sessions() as session:
+        bodies = (await session.execute(select(CustomerMessage.body).where(
+            CustomerMessage.order_id == order_id))).scalars().all()
+    assert any(tracking_number in b for b in bodies), "the customer is told the return label's tracking number"

@@ -188,6 +188,13 @@ async def test_capture_returns(make_harness) -> None:
         await handle.result()
         await _save(handle, "no_parcel_expired", workflow_type="return")
 
+        # The "return-label" patch: the parcel booked and labelled before the wait.
+        handle = await start(h, await delivered_order(h.sessions, external_reference="REPLAY-R3"), 7 * 86400)
+        await handle.execute_update(ReturnWorkflow.record_inspection, InspectionInput(
+            lines=[InspectedLine(line_no=1, disposition=Disposition.DAMAGED)]))
+        await handle.result()
+        await _save(handle, "labelled_inspected_and_refunded", workflow_type="return")
+
 
 async def test_capture_alerts(make_harness) -> None:
     """The "alerts" patch (a carrier exception raises an alert), the attention signal, and one
