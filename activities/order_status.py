@@ -31,6 +31,7 @@ from domain.loyalty import (
     message_sequence,
     render_loyalty_message,
 )
+from domain.shipping import tracking_url
 from domain.messages import render_status_message
 from domain.models import StatusChange, StatusPublished
 from storage.models import Customer, DiscountCode, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
@@ -86,12 +87,14 @@ class OrderStatusActivities:
             PimStatusUpdate(order_id=change.order_id, sequence=change.sequence, status=change.status, skus=skus))
 
         sent: list[NotificationChannel] = []
-        if change.status in self._customer_statuses and customer is not None:
+        if (change.status in self._customer_statuses or change.delivery_exception) and customer is not None:
             link = (self._feedback_link(change.order_id)
                     if self._feedback_link and change.status == OrderStatus.FEEDBACK_REQUESTED else None)
             subject, body = render_status_message(
                 locale=customer.locale, order_id=change.order_id, status=change.status,
-                tracking_number=change.tracking_number, reason=change.reason, feedback_link=link)
+                tracking_number=change.tracking_number, reason=change.reason, feedback_link=link,
+                tracking_url=await self._tracking_url(change.tracking_number, order),
+                delivery_exception=change.delivery_exception)
             sent = await tell_customer(self._notifiers, customer, order_id=change.order_id,
                                        sequence=change.sequence, subject=subject, body=body)
         if customer is not None:
@@ -146,6 +149,13 @@ class OrderStatusActivities:
         if previous is None:
             return OrderStatus.RECEIVED.value, order.created_at
         return previous.status, previous.occurred_at
+
+    async def _tracking_url(self, tracking_number: str | None, order: Order) -> str | None:
+        if tracking_number is None:
+            return None
+        async with self._sessions() as session:
+            carrier = await session.scalar(select(Shipment.carrier).where(Shipment.tracking_number == tracking_number))
+        return tracking_url(carrier, tracking_number, order.ship_country, order.ship_postcode) if carrier else None
 
     async def _apply_to_read_model(self, session: AsyncSession, change: StatusChange) -> bool:
         # Conditional on the sequence: a late retry of an older change never moves it back.

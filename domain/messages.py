@@ -45,6 +45,10 @@ _REMINDER = {"en": "A gentle reminder: how did we do? Your feedback takes a minu
              "nl": "Een vriendelijke herinnering: hoe hebben we het gedaan? Je mening kost maar een minuut."}
 _SUBJECT = {"en": "Your order {order_id}: {status}", "nl": "Je bestelling {order_id}: {status}"}
 _TRACKING = {"en": "Track your parcel: {number}", "nl": "Volg je pakket: {number}"}
+_EXCEPTION = {"en": "There is a problem with the delivery of your parcel ({reason}). We are on it and will let you "
+                    "know how it goes on.",
+              "nl": "Er is een probleem met de bezorging van je pakket ({reason}). We zoeken het uit en laten je "
+                    "weten hoe het verder gaat."}
 _REASON = {"en": "Reason: {reason}", "nl": "Reden: {reason}"}
 _FEEDBACK_LINK = {"en": "Rate your order here (1 to 5 stars): {link}",
                   "nl": "Geef hier je beoordeling (1 tot 5 sterren): {link}"}
@@ -61,7 +65,7 @@ def language(locale: str | None) -> str:
 
 def render_status_message(
     *, locale: str | None, order_id: str, status: OrderStatus, tracking_number: str | None, reason: str | None,
-    feedback_link: str | None = None,
+    feedback_link: str | None = None, tracking_url: str | None = None, delivery_exception: bool = False,
 ) -> tuple[str, str]:
     """(subject, body) of the message for this status change. A feedback request and its
     reminder carry ``feedback_link``, the order's own link that needs no API key."""
@@ -71,8 +75,10 @@ def render_status_message(
         body = [_REMINDER[lang]]
     if reason and status in _EXPLAINED:
         body.append(_REASON[lang].format(reason=reason))
+    if delivery_exception:
+        body = [_EXCEPTION[lang].format(reason=(reason or "").removeprefix("delivery exception: "))]
     if tracking_number:
-        body.append(_TRACKING[lang].format(number=tracking_number))
+        body.append(_TRACKING[lang].format(number=tracking_url or tracking_number))
     if feedback_link and status == OrderStatus.FEEDBACK_REQUESTED:
         body.append(_FEEDBACK_LINK[lang].format(link=feedback_link))
     return _SUBJECT[lang].format(order_id=order_id, status=status.value), "\n".join(body)

@@ -121,6 +121,9 @@ class StatusChange(BaseModel):
     needs_attention: bool = False
     tracking_number: str | None = None
     feedback: "FeedbackInput | None" = None
+    # The carrier reported a delivery problem (the status stays): the customer is told
+    # whatever the customer-statuses setting says, because they are waiting for the parcel.
+    delivery_exception: bool = False
 
 
 class StatusPublished(BaseModel):

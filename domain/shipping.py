@@ -54,3 +54,21 @@ def rank_rates(
         )
     first = cheapest[0]
     return CarrierChoice(ranked=cheapest, reason=f"cheapest: EUR {first.price}, {first.transit_days} day(s)")
+
+
+# The carriers' public track-and-trace pages (the demo's carriers; a carrier without one gets
+# the bare tracking number in messages).
+_TRACKING_URLS = {
+    "postnl": "https://jouw.postnl.nl/track-and-trace/{number}-{country}-{postcode}",
+    "dhl": "https://www.dhl.com/nl-nl/home/tracking/tracking-parcel.html?tracking-id={number}",
+    "dpd": "https://tracking.dpd.de/status/nl_NL/parcel/{number}",
+}
+
+
+def tracking_url(carrier: str, tracking_number: str, country: str | None, postcode: str | None) -> str | None:
+    """Where the customer follows this parcel, or None for a carrier without a public page."""
+    template = _TRACKING_URLS.get(carrier)
+    if template is None:
+        return None
+    return template.format(number=tracking_number, country=(country or "NL").upper(),
+                           postcode=(postcode or "").replace(" ", "").upper())

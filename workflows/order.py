@@ -356,7 +356,8 @@ class OrderWorkflow:
                         message=f"Carrier reported a delivery exception for order {self._order_id}"
                                 f"{' (' + self._shipment.tracking_number + ')' if self._shipment else ''}: "
                                 f"{update.description or 'no details'}. Contact the carrier and the customer."))
-                await self._set_status(self._status, f"delivery exception: {update.description or 'reported by carrier'}")
+                await self._set_status(self._status, f"delivery exception: {update.description or 'reported by carrier'}",
+                                       delivery_exception=True)
             case _:
                 self._note(TimelineKind.EVENT, f"carrier: {update.event}")
 
@@ -424,7 +425,7 @@ class OrderWorkflow:
         if not done():
             self._checkpoint()
 
-    async def _set_status(self, status: OrderStatus, reason: str) -> None:
+    async def _set_status(self, status: OrderStatus, reason: str, *, delivery_exception: bool = False) -> None:
         """Record a status change (or an attention change) and tell everyone, once."""
         self._status = status
         self._sequence += 1
@@ -439,7 +440,8 @@ class OrderWorkflow:
             order_id=self._order_id, sequence=self._sequence, status=status, occurred_at=now, reason=reason,
             needs_attention=self._needs_attention,
             tracking_number=self._shipment.tracking_number if self._shipment else None,
-            feedback=self._feedback if status == OrderStatus.COMPLETED else None))
+            feedback=self._feedback if status == OrderStatus.COMPLETED else None,
+            delivery_exception=delivery_exception))
 
     def _note(self, kind: TimelineKind, message: str) -> None:
         self._timeline.append(TimelineEntry(at=workflow.now(), kind=kind, status=self._status, message=message))

@@ -7,10 +7,12 @@ from datetime import timedelta
 
 from temporalio.client import WorkflowHandle
 
+from sqlalchemy import select
+
 from activities.adapters.sandbox_outbound import RecordOnlyOpsNotifier
 from activities.alerts import AlertActivities
 from domain.models import EscalationSweep
-from storage.models import utcnow
+from storage.models import CustomerMessage, utcnow
 from tests.api.conftest import CARRIER, OPS, WAREHOUSE, Api
 from tests.factories import signed_carrier_event
 from worker import escalation_rules
@@ -103,6 +105,15 @@ async def test_a_delivery_exception_raises_an_alert_that_delivery_resolves(api: 
     assert alert["kind"] == "delivery_exception" and "address not found" in alert["message"]
     assert tracking_number in alert["message"]
     assert (await api.http.get(f"/orders/{order_id}", headers=OPS)).json()["needs_attention"] is True
+    # The customer is told too (whatever the customer-statuses setting), with the carrier's words.
+    async with api.sessions() as session:
+        bodies = (await session.execute(select(CustomerMessage.body).where(
+            CustomerMessage.order_id == order_id, CustomerMessage.channel == "email")
+            .order_by(CustomerMessage.sequence))).scalars().all()
+    assert "probleem met de bezorging" in bodies[-1] and "address not found" in bodies[-1]
+    shipped_with = shipped["shipments"][0]["carrier"]
+    if shipped_with in ("postnl", "dhl", "dpd"):  # carriers with a public tracking page
+        assert any(f"https://" in b and tracking_number in b for b in bodies)
 
     await carrier("DELIVERED")
     await api.wait_for_status(order_id, "DELIVERED")
