@@ -280,3 +280,32 @@ async def test_capture_waiting_for_feedback(make_harness) -> None:
         await wait_for_status(handle, OrderStatus.FEEDBACK_REQUESTED)
         await asyncio.sleep(0.3)
         await _save(handle, "waiting_feedback_requested")
+
+
+async def test_capture_receipt_serving_several_preorders(make_harness) -> None:
+    """The "signals-together" patch: one receipt serves two pre-orders, told at once."""
+    from sqlalchemy import select
+
+    from domain.stock import GoodsReceipt
+    from storage.models import PurchaseOrder
+    from workflows.replenishment import ReplenishmentWorkflow
+
+    async with make_harness(with_replenishment=True) as h:
+        handles = []
+        for n in (1, 2):
+            handle = await h.start(external_reference=f"REPLAY-SERVED-{n}", backorder_policy="preorder",
+                                   lines=[{"sku": "SOLDOUT-1", "quantity": 1}])
+            await wait_for_status(handle, OrderStatus.AWAITING_STOCK)
+            handles.append(handle)
+        replenish = h.client.get_workflow_handle("replenish-SOLDOUT-1")
+        for _ in range(100):
+            async with h.sessions() as s:
+                po = (await s.execute(select(PurchaseOrder))).scalars().first()
+            if po:
+                break
+            await asyncio.sleep(0.05)
+        await replenish.execute_update(ReplenishmentWorkflow.receive_goods, GoodsReceipt(
+            purchase_order_id=po.id, quantity=po.quantity, receipt_id="replay-served-together"))
+        for handle in handles:
+            await wait_for_status(handle, OrderStatus.PICKING)
+        await _save(replenish, "two_preorders_served_together", workflow_type="replenishment")
