@@ -241,7 +241,7 @@ class InventoryActivities:
                 session.add(StockMovement(sku=po.sku, reserved_delta=took, reason="allocate pre-order",
                                           order_id=claim.order_id, purchase_order_id=po.id))
                 allocations.append(Allocation(order_id=claim.order_id, sku=po.sku, quantity=took,
-                                              complete=claim.status == "allocated"))
+                                              complete=claim.status == "allocated", claim_allocated=claim.allocated))
             return ReceiptResult(purchase_order=purchase_order_info(po), allocations=allocations)
 
         return await run_once(self._sessions, f"receipt:{receipt.receipt_id}", "inventory.receipt", ReceiptResult, work)

@@ -118,8 +118,10 @@ class GoodsReceipt(BaseModel):
 class Allocation(BaseModel):
     order_id: str
     sku: str
-    quantity: int
+    quantity: int  # from this receipt
     complete: bool
+    # All the claim holds now, over every receipt (None in results recorded before it existed).
+    claim_allocated: int | None = None
 
 
 class ReceiptResult(BaseModel):

@@ -126,8 +126,9 @@ class ReplenishmentWorkflow:
         if result.purchase_order.received >= result.purchase_order.quantity:
             self._expected.pop(result.purchase_order.id, None)
             self._awaiting_confirmation.pop(result.purchase_order.id, None)
+        # The order is told the whole claim, which may have filled over several receipts.
         served = [self._tell_order(a.order_id, "stock_allocated", StockAllocated(
-            sku=a.sku, quantity=a.quantity, purchase_order_id=result.purchase_order.id))
+            sku=a.sku, quantity=a.claim_allocated or a.quantity, purchase_order_id=result.purchase_order.id))
             for a in result.allocations if a.complete]
         if workflow.patched(SIGNALS_TOGETHER_PATCH):
             # Every served pre-order at once: a receipt that serves hundreds answers in one

@@ -226,3 +226,27 @@ async def test_an_expired_authorization_is_renewed_before_shipping(make_harness)
     async with h.sessions() as s:
         intents = (await s.execute(select(SandboxPaymentIntent.status))).scalars().all()
     assert sorted(intents) == ["authorized", "authorized"]
+
+
+async def test_a_preorder_filled_over_two_receipts_knows_its_whole_quantity(make_harness) -> None:
+    async with make_harness(with_replenishment=True) as h:
+        await _make_scarce(h.sessions, "LAMP-200", 0, reorder_quantity=0)
+        handle = await h.start(external_reference="LAMP-SPLIT", lines=[{"sku": "LAMP-200", "quantity": 3}],
+                               backorder_policy="preorder")
+        await wait_for_status(handle, OrderStatus.AWAITING_STOCK)
+        replenish = h.client.get_workflow_handle("replenish-LAMP-200")
+        for _ in range(100):
+            pos = await _purchase_orders(h.sessions, "LAMP-200")
+            if pos:
+                break
+            await asyncio.sleep(0.05)
+        first = await replenish.execute_update(ReplenishmentWorkflow.receive_goods, GoodsReceipt(
+            purchase_order_id=pos[0].id, quantity=2, receipt_id="split-1"))
+        assert [(a.quantity, a.complete, a.claim_allocated) for a in first.allocations] == [(2, False, 2)]
+        second = await replenish.execute_update(ReplenishmentWorkflow.receive_goods, GoodsReceipt(
+            purchase_order_id=pos[0].id, quantity=1, receipt_id="split-2"))
+        assert [(a.quantity, a.complete, a.claim_allocated) for a in second.allocations] == [(1, True, 3)]
+        view = await wait_for_status(handle, OrderStatus.PICKING)
+        assert [(line.sku, line.quantity) for line in view.lines] == [("LAMP-200", 3)]
+        await handle.terminate("test done")
+        await replenish.terminate("test done")
