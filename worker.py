@@ -116,7 +116,7 @@ def build_activities(
         shipping.book_shipment, shipping.cancel_shipment,
         documents.create_order_documents,
         warehouse.create_pick_list, warehouse.plan_packing,
-        status.publish_status_change,
+        status.publish_status_change, status.publish_status_changes,
         alerts.raise_alert, alerts.run_escalation_sweep,
         return_labels.create_return_label,
         returns.publish_return_status, returns.book_return_inspection, returns.refund_return,

@@ -126,6 +126,12 @@ class StatusChange(BaseModel):
     delivery_exception: bool = False
 
 
+class StatusChanges(BaseModel):
+    """Status changes that happened back to back (no wait in between), published together."""
+
+    changes: list[StatusChange]
+
+
 class StatusPublished(BaseModel):
     applied_to_read_model: bool
     messages: list[NotificationChannel] = Field(default_factory=list)

@@ -55,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ShipmentInfo,
         ShipmentRequest,
         StatusChange,
+        StatusChanges,
         StepConfirmation,
         StepResult,
         StockRequest,
@@ -72,6 +73,10 @@ DOCUMENTS_PATCH = "documents"
 WAREHOUSE_PATCH = "warehouse"
 # Orders whose carrier reported an exception before alerts existed replay without raising one.
 ALERTS_PATCH = "alerts"
+# Status changes are published when the order next waits, all those since the last wait in
+# one activity (PAYMENT_AUTHORIZED, RESERVED and PICKING come back to back): every history
+# event costs throughput on the server. Orders before it published each change at once.
+BATCHED_STATUS_PATCH = "batched-status"
 # A planner that fails keeps failing: give up after a few tries, the staff work without it.
 PLANNING_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
 
@@ -121,6 +126,8 @@ class OrderWorkflow:
         self._allocated_quantities: dict[str, int] = {}
         self._delays: deque[StockDelayed] = deque()
         self._cancellation_reason: str | None = None
+        # Status changes not yet published (BATCHED_STATUS_PATCH): sent when the order next waits.
+        self._unpublished: list[StatusChange] = []
 
     # --- the process ------------------------------------------------------------------
 
@@ -135,10 +142,12 @@ class OrderWorkflow:
             if not self._handed_over:
                 # Temporal's own Cancel runs the same compensations as an API cancellation.
                 await self._compensate("cancelled in Temporal")
+                await self._publish_pending()
                 raise
             # The parcel is with the carrier: nothing can be undone, so the order goes on.
             self._note(TimelineKind.IGNORED, "Temporal cancel ignored: the order was already handed to the carrier")
             await self._after_handover(input)
+        await self._publish_pending()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view()
 
@@ -170,6 +179,7 @@ class OrderWorkflow:
         if self._status == OrderStatus.READY_TO_SHIP:
             await self._ship()
         while self._status not in (OrderStatus.DELIVERED, OrderStatus.FEEDBACK_REQUESTED, OrderStatus.COMPLETED):
+            await self._publish_pending()
             await workflow.wait_condition(lambda: bool(self._tracking))
             await self._apply_tracking(self._tracking.popleft())
         await self._follow_up(input)
@@ -221,6 +231,7 @@ class OrderWorkflow:
         asked = [line for line in short if line.policy == BackorderPolicy.ASK]
         if asked:
             await self._set_status(OrderStatus.AWAITING_CUSTOMER, f"out of stock: {_describe(asked)}")
+            await self._publish_pending()
             try:
                 await workflow.wait_condition(
                     lambda: self._backorder_decision is not None or self._cancel_request is not None,
@@ -256,6 +267,7 @@ class OrderWorkflow:
         await self._set_status(OrderStatus.AWAITING_STOCK, "pre-order: " + ", ".join(
             f"{c.sku} expected {c.expected_date or 'soon'}" for c in result.claims))
         while self._awaiting_skus:
+            await self._publish_pending()
             await workflow.wait_condition(
                 lambda: not self._awaiting_skus or bool(self._delays) or self._cancel_request is not None)
             self._checkpoint()
@@ -377,6 +389,7 @@ class OrderWorkflow:
         await self._set_status(OrderStatus.COMPLETED, reason)
 
     async def _feedback_within(self, seconds: float) -> bool:
+        await self._publish_pending()
         try:
             await workflow.wait_condition(lambda: self._feedback is not None, timeout=timedelta(seconds=seconds))
         except TimeoutError:
@@ -421,6 +434,7 @@ class OrderWorkflow:
             raise _CancelRequested
 
     async def _wait_for_human(self, done: Callable[[], bool]) -> None:
+        await self._publish_pending()
         await workflow.wait_condition(lambda: done() or self._cancel_request is not None)
         if not done():
             self._checkpoint()
@@ -432,16 +446,35 @@ class OrderWorkflow:
         now = workflow.now()
         self._timeline.append(TimelineEntry(at=now, kind=TimelineKind.STATUS, status=status, message=reason,
                                             sequence=self._sequence))
-        workflow.upsert_search_attributes([
-            sa.ORDER_STATUS.value_set(status.value),
-            sa.NEEDS_ATTENTION.value_set(self._needs_attention),
-        ])
-        await self._step(OrderStatusActivities.publish_status_change, StatusChange(
+        change = StatusChange(
             order_id=self._order_id, sequence=self._sequence, status=status, occurred_at=now, reason=reason,
             needs_attention=self._needs_attention,
             tracking_number=self._shipment.tracking_number if self._shipment else None,
             feedback=self._feedback if status == OrderStatus.COMPLETED else None,
-            delivery_exception=delivery_exception))
+            delivery_exception=delivery_exception)
+        if workflow.patched(BATCHED_STATUS_PATCH):
+            self._unpublished.append(change)
+            return
+        self._upsert_status()
+        await self._step(OrderStatusActivities.publish_status_change, change)
+
+    def _upsert_status(self) -> None:
+        workflow.upsert_search_attributes([
+            sa.ORDER_STATUS.value_set(self._status.value),
+            sa.NEEDS_ATTENTION.value_set(self._needs_attention),
+        ])
+
+    async def _publish_pending(self) -> None:
+        """Publish the status changes since the order last waited, in one activity, and bring
+        the search attributes up to the latest; the order waits with everyone told."""
+        if not self._unpublished:
+            return
+        changes, self._unpublished = self._unpublished, []
+        self._upsert_status()
+        if len(changes) == 1:
+            await self._step(OrderStatusActivities.publish_status_change, changes[0])
+        else:
+            await self._step(OrderStatusActivities.publish_status_changes, StatusChanges(changes=changes))
 
     def _note(self, kind: TimelineKind, message: str) -> None:
         self._timeline.append(TimelineEntry(at=workflow.now(), kind=kind, status=self._status, message=message))

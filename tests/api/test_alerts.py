@@ -31,8 +31,13 @@ async def test_a_late_pick_is_listed_shown_on_the_order_and_resolved_by_ops(api:
     order_id = await api.placed(external_reference="WEB-ALERT-1")
     await api.wait_for_status(order_id, "PICKING")
     sweep = AlertActivities(api.sessions, RecordOnlyOpsNotifier(), escalation_rules(api.settings), api.temporal)
-    # The sweep as the schedule would run it three hours on (the pick SLA is two).
-    result = await sweep.run_escalation_sweep(EscalationSweep(now=utcnow() + timedelta(hours=3)))
+    # The sweep as the schedule would run it three hours on (the pick SLA is two), once the
+    # read model it reads has the order at PICKING (published as the order starts to wait).
+    for _ in range(200):
+        result = await sweep.run_escalation_sweep(EscalationSweep(now=utcnow() + timedelta(hours=3)))
+        if result.raised:
+            break
+        await asyncio.sleep(0.05)
     assert result.raised == 1
 
     listed = await api.http.get("/alerts", headers=OPS)

@@ -48,7 +48,8 @@ async def test_preorder_over_http_from_question_to_picking(api) -> None:
     receipt = {"quantity": po["quantity"], "receipt_id": "PAKBON-1"}
     first = await api.http.post(f"/purchase-orders/{po['id']}/receipt", json=receipt, headers=WAREHOUSE)
     assert first.status_code == 200, first.text
-    assert first.json()["allocations"] == [{"order_id": order_id, "sku": "SOLDOUT-1", "quantity": 2, "complete": True}]
+    assert first.json()["allocations"] == [
+        {"order_id": order_id, "sku": "SOLDOUT-1", "quantity": 2, "complete": True, "claim_allocated": 2}]
     repeat = await api.http.post(f"/purchase-orders/{po['id']}/receipt", json=receipt, headers=WAREHOUSE)
     assert repeat.json() == first.json()
 

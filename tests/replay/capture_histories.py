@@ -309,3 +309,34 @@ async def test_capture_receipt_serving_several_preorders(make_harness) -> None:
         for handle in handles:
             await wait_for_status(handle, OrderStatus.PICKING)
         await _save(replenish, "two_preorders_served_together", workflow_type="replenishment")
+
+
+async def test_capture_batched_status(make_harness) -> None:
+    """The "batched-status" patch: changes between two waits published together; the whole
+    happy path, a cancellation at picking, and Temporal's own cancel."""
+    async with make_harness(own_server=True) as h:
+        handle = await h.start(external_reference="REPLAY-BATCH-1")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        view = await wait_for_status(handle, OrderStatus.SHIPPED)
+        for event in (TrackingEventKind.IN_TRANSIT, TrackingEventKind.DELIVERED):
+            await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+                tracking_number=view.shipment.tracking_number, event=event))
+        await handle.result()
+        await _save(handle, "batched_completed_without_feedback")
+
+        handle = await h.start(external_reference="REPLAY-BATCH-2")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.execute_update(OrderWorkflow.cancel_order, CancelRequest(reason="customer asked"))
+        await handle.result()
+        await _save(handle, "batched_cancelled_at_picking")
+
+        handle = await h.start(external_reference="REPLAY-BATCH-3")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.cancel()
+        try:
+            await handle.result()
+        except Exception:  # noqa: BLE001 - a cancelled workflow's result raises
+            pass
+        await _save(handle, "batched_temporal_cancel_at_picking")
