@@ -23,6 +23,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300
 EXAMPLES = int(os.environ.get("ORDERFLOW_FUZZ_EXAMPLES", "4"))
 # No 5xx, and every response matches what the schema documents for it (body and media type).
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+# Revoking keys at random would revoke the dev keys the fuzz itself uses (the ops key can be
+# revoked once the fuzz has created another), and every later call would answer 401 and test
+# nothing. tests/api/test_api_keys.py covers revocation, bad input included.
+NOT_FUZZED = {("POST", "/admin/api-keys/{key_id}/revoke")}
 KEYS = {"channel": CHANNEL_KEY, "warehouse": WAREHOUSE_KEY, "carrier": CARRIER_KEY, "ops": OPS_KEY}
 
 
@@ -32,6 +36,8 @@ def fuzz(api_url: str) -> tuple[int, list[str]]:
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if (operation.method.upper(), operation.path) in NOT_FUZZED:
+            continue
         operations += 1
 
         @given(case=operation.as_strategy())
