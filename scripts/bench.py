@@ -449,7 +449,9 @@ async def main(args: argparse.Namespace) -> int:
     }
     with tempfile.TemporaryDirectory(prefix="orderflow-bench-") as tmp:
         async with running_stack(Path(tmp), env, quiet=not args.verbose) as stack, scrape_targets(stack):
-            stack.processes.start("floor-worker", [sys.executable, "-m", "scripts.bench_floor"])
+            # The floor worker is a worker of its own: the order worker holds the metrics port.
+            stack.processes.start("floor-worker", [sys.executable, "-m", "scripts.bench_floor"],
+                                  env={"ORDERFLOW_WORKER_METRICS_ADDRESS": ""})
             os.environ.update(env)
             settings = Settings(database_url=stack.database_url)
             bench = Bench(stack, settings, args)

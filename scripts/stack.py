@@ -63,6 +63,7 @@ class Child:
     log: IO[bytes]
     log_path: Path
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the stack's
 
 
 @dataclass
@@ -73,13 +74,14 @@ class Processes:
     env: dict[str, str]
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """``env`` adds to (or overrides) the stack's environment for this child only."""
         starts = sum(1 for c in self.children if c.name == name)
         log_path = self.log_dir / (f"{name}.log" if not starts else f"{name}-{starts + 1}.log")
         log = log_path.open("wb")
-        process = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        self.children.append(Child(name, process, log, log_path, argv))
+        process = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.children.append(Child(name, process, log, log_path, argv, dict(env or {})))
         return process
 
     def current(self, name: str) -> Child:
@@ -101,7 +103,8 @@ class Processes:
         return code
 
     def restart(self, name: str) -> subprocess.Popen[bytes]:
-        return self.start(name, self.current(name).argv)
+        child = self.current(name)
+        return self.start(name, child.argv, child.env)
 
     def check_alive(self) -> None:
         latest = {c.name: c for c in self.children}
