@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     backorder_default: BackorderDecision = BackorderDecision.CANCEL
     # Card authorizations expire; an order waiting longer is authorized again before shipping.
     authorization_validity_seconds: float = timedelta(days=7).total_seconds()
+    # When the renewal is declined the customer is asked for a new payment
+    # (POST /orders/{id}/payment); none that works within this time cancels the order.
+    new_payment_wait_seconds: float = Field(default=timedelta(hours=48).total_seconds(), gt=0)
 
     # After-sales. The return window counts from delivery; EU law gives at least 14 days, so a
     # shorter setting is refused at startup. A return whose parcel has not arrived after

@@ -6,7 +6,7 @@ voiding and settling it find nothing to do, and nothing can be refunded from it.
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -55,10 +55,13 @@ class PaymentActivities:
             return await self._record_no_charge(order)
         try:
             p = await self._provider.authorize(
-                reference=order.id, method=PaymentMethod(order.payment_method), token=order.payment_token,
+                reference=order.id, method=PaymentMethod(order.payment_method), token=req.token or order.payment_token,
                 amount=order.total_amount, idempotency_key=req.idempotency_key)
         except PaymentDeclined as exc:
             raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
+        if req.token and req.token != order.payment_token:
+            async with transaction(self._sessions) as session:  # the card that is now authorized
+                await session.execute(update(Order).where(Order.id == order.id).values(payment_token=req.token))
         return await self._record(order.id, p, replaces_authorization=replaces_authorization)
 
     async def _record_no_charge(self, order: Order) -> PaymentResult:

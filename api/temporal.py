@@ -63,6 +63,7 @@ def order_workflow_input(settings: Settings, order_id: str) -> OrderWorkflowInpu
         backorder_decision_timeout_seconds=settings.backorder_decision_timeout_seconds,
         backorder_default=settings.backorder_default,
         authorization_validity_seconds=settings.authorization_validity_seconds,
+        new_payment_wait_seconds=settings.new_payment_wait_seconds,
     )
 
 

@@ -31,6 +31,7 @@ class StaffActionKind(StrEnum):
     HANDOVER = "handover"
     CANCEL = "cancel"
     BACKORDER_DECISION = "backorder_decision"
+    NEW_PAYMENT = "new_payment"  # the customer paid again after a renewal was declined
     FEEDBACK = "feedback"
     RETURN_REQUEST = "return_request"
     RETURN_INSPECTION = "return_inspection"  # which also starts the refund

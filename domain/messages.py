@@ -39,6 +39,12 @@ _TEXT: dict[str, dict[OrderStatus, str]] = {
         OrderStatus.COMPLETED: "Bedankt voor je bestelling.",
     },
 }
+# AWAITING_CUSTOMER with this reason asks for a new payment, not about missing stock.
+NEW_PAYMENT_NEEDED = "the card authorization expired and could not be renewed; send a new payment"
+_NEW_PAYMENT = {"en": "We could not renew the authorization of your card, so your order is on hold. Please pay "
+                      "again with another card; without a new payment the order will be cancelled.",
+                "nl": "We konden de autorisatie van je kaart niet verlengen, dus je bestelling staat stil. Betaal "
+                      "opnieuw met een andere kaart; zonder nieuwe betaling wordt de bestelling geannuleerd."}
 # A feedback request sent again (same status, this reason) reads as a reminder.
 FEEDBACK_REMINDER = "feedback reminder"
 _REMINDER = {"en": "A gentle reminder: how did we do? Your feedback takes a minute.",
@@ -73,6 +79,8 @@ def render_status_message(
     body = [_TEXT[lang].get(status, status.value)]
     if status == OrderStatus.FEEDBACK_REQUESTED and reason == FEEDBACK_REMINDER:
         body = [_REMINDER[lang]]
+    if status == OrderStatus.AWAITING_CUSTOMER and reason and reason.startswith(NEW_PAYMENT_NEEDED):
+        body = [_NEW_PAYMENT[lang]]
     if reason and status in _EXPLAINED:
         body.append(_REASON[lang].format(reason=reason))
     if delivery_exception:

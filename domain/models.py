@@ -38,6 +38,9 @@ class OrderWorkflowInput(BaseModel):
     backorder_default: BackorderDecision = BackorderDecision.CANCEL
     # Card authorizations expire; an order that waited longer is authorized again.
     authorization_validity_seconds: float = 7 * 24 * 3600
+    # A renewal the card declines: how long the customer has to send a new payment before the
+    # order is cancelled (None: cancelled at once, as orders placed before this existed).
+    new_payment_wait_seconds: float | None = None
 
 
 # --- payments -------------------------------------------------------------------------
@@ -48,6 +51,14 @@ class PaymentRequest(BaseModel):
 
     order_id: str
     idempotency_key: str
+    # A new payment token from the customer (authorize with it, and keep it on the order).
+    token: str | None = None
+
+
+class NewPayment(BaseModel):
+    """The customer's new payment after the card authorization could not be renewed."""
+
+    token: str = Field(min_length=1, max_length=128, description="The provider's token for the new card")
 
 
 class PaymentResult(BaseModel):

@@ -48,6 +48,9 @@ class StepProgress(BaseModel):
     delivered: bool = False
     feedback_received: bool = False
     cancel_requested: bool = False
+    # Waiting in AWAITING_CUSTOMER for a new payment (the card authorization expired and could
+    # not be renewed), not for an answer about missing stock.
+    awaiting_payment: bool = False
 
 
 def _accept(message: str) -> Decision:
@@ -137,6 +140,18 @@ def decide_backorder(p: StepProgress, already_decided: bool) -> Decision:
         return _noop("the customer's choice was already received")
     if refused := _finished(p):
         return refused
+    if p.awaiting_payment:
+        return _refuse("order waits for a new payment, not for a backorder decision; send the payment with "
+                       "POST /orders/{id}/payment")
     if p.status != OrderStatus.AWAITING_CUSTOMER:
         return _refuse(f"order is {p.status}; a backorder decision is only asked for in AWAITING_CUSTOMER")
     return _accept("backorder decision received")
+
+
+def decide_new_payment(p: StepProgress) -> Decision:
+    if refused := _finished(p):
+        return refused
+    if not p.awaiting_payment:
+        return _refuse(f"order is {p.status}; a new payment is only asked for when the card authorization "
+                       f"expired and could not be renewed")
+    return _accept("new payment received")

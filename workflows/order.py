@@ -9,6 +9,7 @@ recorded on the timeline as ignored). The rules of what may happen when live in
 """
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.shipping import ShippingActivities
     from activities.warehouse import WarehouseActivities
     from domain.warehouse import WarehouseRequest
-    from domain.messages import FEEDBACK_REMINDER
+    from domain.messages import FEEDBACK_REMINDER, NEW_PAYMENT_NEEDED
     from domain import rules
     from domain.enums import (
         AlertKind,
@@ -48,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         FeedbackInput,
         OrderView,
         OrderWorkflowInput,
+        NewPayment,
         PaymentRequest,
         PaymentResult,
         RaiseAlertRequest,
@@ -126,6 +128,8 @@ class OrderWorkflow:
         self._allocated_quantities: dict[str, int] = {}
         self._delays: deque[StockDelayed] = deque()
         self._cancellation_reason: str | None = None
+        self._awaiting_payment = False
+        self._new_payment: NewPayment | None = None
         # Status changes not yet published (BATCHED_STATUS_PATCH): sent when the order next waits.
         self._unpublished: list[StatusChange] = []
 
@@ -296,10 +300,45 @@ class OrderWorkflow:
         except ActivityError as err:
             if not _is_refusal(err, ErrorType.PAYMENT_DECLINED):
                 raise
-            await self._compensate(f"the card authorization expired and could not be renewed: {_refusal_message(err)}")
-            return False
+            if not input.new_payment_wait_seconds:
+                await self._compensate(f"the card authorization expired and could not be renewed: {_refusal_message(err)}")
+                return False
+            return await self._wait_for_new_payment(input, _refusal_message(err))
         self._authorized_at = workflow.now()
         self._note(TimelineKind.EVENT, "card authorization renewed")
+        return True
+
+    async def _wait_for_new_payment(self, input: OrderWorkflowInput, declined: str) -> bool:
+        """The customer is asked for a new payment; each one sent is authorized in turn, and with
+        none that works in time the order is cancelled and its stock freed."""
+        self._awaiting_payment = True
+        await self._set_status(OrderStatus.AWAITING_CUSTOMER, f"{NEW_PAYMENT_NEEDED}: {declined}")
+        for attempt in itertools.count(1):
+            await self._publish_pending()
+            try:
+                await workflow.wait_condition(lambda: self._new_payment is not None or self._cancel_request is not None,
+                                              timeout=timedelta(seconds=input.new_payment_wait_seconds or 0))
+            except TimeoutError:
+                self._awaiting_payment = False
+                await self._compensate("no new payment arrived in time after the card authorization expired")
+                return False
+            if self._cancel_request is not None:
+                self._awaiting_payment = False
+            self._checkpoint()
+            payment, self._new_payment = self._new_payment, None
+            assert payment is not None
+            try:
+                self._payment = await self._step(PaymentActivities.reauthorize_payment, PaymentRequest(
+                    order_id=self._order_id, idempotency_key=self._key(f"new-payment-{attempt}"), token=payment.token))
+            except ActivityError as err:
+                if not _is_refusal(err, ErrorType.PAYMENT_DECLINED):
+                    raise
+                self._note(TimelineKind.EVENT, f"the new payment was declined too: {_refusal_message(err)}")
+                continue
+            break
+        self._awaiting_payment = False
+        self._authorized_at = workflow.now()
+        self._note(TimelineKind.EVENT, "new payment authorized")
         return True
 
     async def _book_shipment(self) -> bool:
@@ -483,7 +522,8 @@ class OrderWorkflow:
         return rules.StepProgress(status=self._status, picked=self._picked, packed=self._packed,
                                   handed_over=self._handed_over, delivered=self._delivered,
                                   feedback_received=self._feedback is not None,
-                                  cancel_requested=self._cancel_request is not None)
+                                  cancel_requested=self._cancel_request is not None,
+                                  awaiting_payment=self._awaiting_payment)
 
     def _view(self) -> OrderView:
         return OrderView(order_id=self._order_id, status=self._status, sequence=self._sequence,
@@ -633,6 +673,18 @@ class OrderWorkflow:
     @decide_backorder.validator
     def _validate_backorder(self, d: BackorderDecisionInput) -> None:
         self._validate(rules.decide_backorder(self._progress(), self._backorder_decision is not None))
+
+    @workflow.update(name="provide_payment")
+    async def provide_payment(self, p: NewPayment) -> StepResult:
+        decision = rules.decide_new_payment(self._progress())
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._new_payment = p
+            self._note(TimelineKind.EVENT, "new payment received")
+        return self._result(decision)
+
+    @provide_payment.validator
+    def _validate_new_payment(self, p: NewPayment) -> None:
+        self._validate(rules.decide_new_payment(self._progress()))
 
     @workflow.signal(name=ATTENTION_SIGNAL)
     def attention_changed(self, change: AttentionChange) -> None:

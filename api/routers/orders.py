@@ -46,7 +46,7 @@ from api.temporal import ensure_started, live_view, send_update, workflow_id
 from domain.accountability import NOTED_BY_ORDER_WORKFLOW, Actor, StaffActionKind
 from domain.enums import OrderStatus, Role, TimelineKind
 from domain.intake import NewOrder
-from domain.models import CancelRequest, FeedbackInput, OrderView, StepConfirmation
+from domain.models import CancelRequest, FeedbackInput, NewPayment, OrderView, StepConfirmation
 from domain.rules import FINAL_STATUSES
 from domain.stock import BackorderDecisionInput
 from logs import get_logger
@@ -518,6 +518,23 @@ async def feedback(
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.submit_feedback,
                        FeedbackInput(rating=body.rating, comment=comment), StaffActionKind.FEEDBACK,
                        principal.actor(), detail=f"rating {body.rating}/5")
+
+
+@router.post("/{order_id}/payment", response_model=StepOut, responses=STEP_RESPONSES,
+             summary="Pay again after the card authorization could not be renewed")
+async def new_payment(
+    order_id: OrderId, principal: ChannelOrOps, sessions: Sessions, temporal: Temporal, settings: SettingsDep,
+    body: Annotated[NewPayment, Body(openapi_examples={
+        "card": {"summary": "Another card", "value": {"token": "tok_visa"}}})],
+) -> StepOut:
+    """Body: `{"token": "<the provider's token for the new card>"}`. Answers an order in
+    AWAITING_CUSTOMER whose card authorization expired while it waited and could not be
+    renewed: the order is authorized with the new card and goes on; a declined card leaves it
+    waiting (its timeline says so) until a new payment works or the wait runs out and the order
+    is cancelled. 409 naming the status when the order is not waiting for a payment.
+    Roles: channel (own orders), ops."""
+    return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.provide_payment, body,
+                       StaffActionKind.NEW_PAYMENT, principal.actor())
 
 
 @router.post("/{order_id}/backorder-decision", response_model=StepOut, responses=STEP_RESPONSES,

@@ -96,3 +96,17 @@ async def test_concurrent_orders_through_the_api_never_oversell(api) -> None:
     assert sorted(f["status"] for f in finals).count("PICKING") == 10
     stock = (await api.http.get("/stock/LAMP-200", headers=OPS)).json()
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (10, 10, 0)
+
+
+async def test_a_new_payment_is_refused_unless_the_order_waits_for_one(api) -> None:
+    from tests.api.conftest import WAREHOUSE as WAREHOUSE_KEY
+
+    order_id = await api.placed(external_reference="WEB-PAY-AGAIN")
+    await api.wait_for_status(order_id, "PICKING")
+    r = await api.http.post(f"/orders/{order_id}/payment", json={"token": "tok_visa"}, headers=CHANNEL)
+    assert r.status_code == 409 and r.json()["status"] == "PICKING", r.text
+    assert "new payment is only asked for" in r.json()["detail"]
+    assert (await api.http.post(f"/orders/{order_id}/payment", json={"token": ""}, headers=CHANNEL)).status_code == 422
+    assert (await api.http.post(f"/orders/{order_id}/payment", json={}, headers=CHANNEL)).status_code == 422
+    assert (await api.http.post(f"/orders/{order_id}/payment", json={"token": "tok_visa"},
+                                headers=WAREHOUSE_KEY)).status_code == 403

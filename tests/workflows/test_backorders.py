@@ -250,3 +250,63 @@ async def test_a_preorder_filled_over_two_receipts_knows_its_whole_quantity(make
         assert [(line.sku, line.quantity) for line in view.lines] == [("LAMP-200", 3)]
         await handle.terminate("test done")
         await replenish.terminate("test done")
+
+
+async def _renewal_declined(h, reference: str, wait_seconds: float):
+    """A pre-order whose card is refused when the authorization is renewed (the customer's card
+    was blocked meanwhile): the goods arrive after the authorization expired."""
+    await _make_scarce(h.sessions, "LAMP-200", 0)
+    handle = await h.start(external_reference=reference, lines=[{"sku": "LAMP-200", "quantity": 1}],
+                           backorder_policy="preorder", workflow_input={"new_payment_wait_seconds": wait_seconds})
+    await wait_for_status(handle, OrderStatus.AWAITING_STOCK)
+    async with transaction(h.sessions) as s:
+        await s.execute(update(Order).where(Order.id == handle.id.removeprefix("order-"))
+                        .values(payment_token="tok_chargeDeclined"))
+    await h.env.sleep(timedelta(days=8))
+    pos = await _purchase_orders(h.sessions, "LAMP-200")
+    await h.client.get_workflow_handle("replenish-LAMP-200").execute_update(
+        ReplenishmentWorkflow.receive_goods, GoodsReceipt(purchase_order_id=pos[0].id, quantity=1, receipt_id=reference))
+    view = await wait_for_status(handle, OrderStatus.AWAITING_CUSTOMER)
+    assert view.timeline[-1].message.startswith("the card authorization expired and could not be renewed")
+    return handle
+
+
+async def test_a_declined_renewal_waits_for_a_new_payment_and_goes_on_with_it(make_harness) -> None:
+    from domain.models import NewPayment
+
+    async with make_harness(with_replenishment=True, own_server=True) as h:
+        handle = await _renewal_declined(h, "RENEW-NEW-CARD", timedelta(hours=48).total_seconds())
+        with pytest.raises(WorkflowUpdateFailedError):  # not a stock question
+            await handle.execute_update(OrderWorkflow.decide_backorder,
+                                        BackorderDecisionInput(decision=BackorderDecision.CANCEL_ORDER))
+        declined = await handle.execute_update(OrderWorkflow.provide_payment, NewPayment(token="tok_chargeDeclined"))
+        assert declined.accepted
+        for _ in range(100):
+            view = await handle.query(OrderWorkflow.view)
+            if any("declined too" in (e.message or "") for e in view.timeline):
+                break
+            await asyncio.sleep(0.05)
+        assert view.status == OrderStatus.AWAITING_CUSTOMER
+        assert (await handle.execute_update(OrderWorkflow.provide_payment, NewPayment(token="tok_visa"))).accepted
+        view = await wait_for_status(handle, OrderStatus.PICKING)
+        with pytest.raises(WorkflowUpdateFailedError):  # no longer waiting for one
+            await handle.execute_update(OrderWorkflow.provide_payment, NewPayment(token="tok_visa"))
+        await handle.terminate("test done")
+        await h.client.get_workflow_handle("replenish-LAMP-200").terminate("test done")
+    assert any(e.message == "new payment authorized" for e in view.timeline)
+    async with h.sessions() as s:
+        order = await s.get(Order, handle.id.removeprefix("order-"))
+        messages = (await s.execute(select(CustomerMessage.body).where(
+            CustomerMessage.order_id == order.id, CustomerMessage.channel == "email"))).scalars().all()
+    assert order.payment_token == "tok_visa"
+    assert any("Betaal opnieuw" in m for m in messages)
+
+
+async def test_no_new_payment_in_time_cancels_and_frees_the_stock(make_harness) -> None:
+    async with make_harness(with_replenishment=True, own_server=True) as h:
+        handle = await _renewal_declined(h, "RENEW-NONE", timedelta(hours=48).total_seconds())
+        result = await handle.result()  # the time-skipping server runs out the wait
+        await h.client.get_workflow_handle("replenish-LAMP-200").terminate("test done")
+    assert result.status == OrderStatus.CANCELLED
+    assert "no new payment arrived in time" in result.timeline[-1].message
+    assert await stock(h.sessions, "LAMP-200") == (1, 0)
