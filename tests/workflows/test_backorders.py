@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from domain.enums import BackorderDecision, OrderStatus, PaymentStatus, TimelineKind
 from domain.models import CancelRequest, StepConfirmation
@@ -306,7 +307,10 @@ async def test_no_new_payment_in_time_cancels_and_frees_the_stock(make_harness) 
     async with make_harness(with_replenishment=True, own_server=True) as h:
         handle = await _renewal_declined(h, "RENEW-NONE", timedelta(hours=48).total_seconds())
         result = await handle.result()  # the time-skipping server runs out the wait
-        await h.client.get_workflow_handle("replenish-LAMP-200").terminate("test done")
+        try:
+            await h.client.get_workflow_handle("replenish-LAMP-200").terminate("test done")
+        except RPCError:
+            pass  # it may have closed itself while the server skipped the 48 hours
     assert result.status == OrderStatus.CANCELLED
     assert "no new payment arrived in time" in result.timeline[-1].message
     assert await stock(h.sessions, "LAMP-200") == (1, 0)
