@@ -7,6 +7,7 @@ voiding and settling it find nothing to do, and nothing can be refunded from it.
 from decimal import Decimal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -24,17 +25,26 @@ class PaymentActivities:
         self._provider = provider
 
     async def _record(self, order_id: str, p: ProviderPayment, *, replaces_authorization: bool = False) -> PaymentResult:
-        async with transaction(self._sessions) as session:
-            row = (await session.execute(select(Payment).where(Payment.order_id == order_id))).scalar_one_or_none()
-            if row is None:
-                row = Payment(id=p.payment_id, order_id=order_id, method=p.method, status=p.status, amount=p.authorized)
-                session.add(row)
-            elif replaces_authorization:
-                row.id = p.payment_id
-                row.amount = p.authorized
-            row.status = p.status
-            row.captured = p.captured
-            row.refunded = p.refunded
+        for attempt in (1, 2):
+            try:
+                async with transaction(self._sessions) as session:
+                    row = (await session.execute(select(Payment).where(Payment.order_id == order_id))).scalar_one_or_none()
+                    if row is None:
+                        row = Payment(id=p.payment_id, order_id=order_id, method=p.method, status=p.status,
+                                      amount=p.authorized)
+                        session.add(row)
+                    elif replaces_authorization:
+                        row.id = p.payment_id
+                        row.amount = p.authorized
+                    row.status = p.status
+                    row.captured = p.captured
+                    row.refunded = p.refunded
+                break
+            except IntegrityError:
+                # Two attempts of one activity recorded the same provider payment at once (both
+                # read no row): the second finds the first's row and brings it up to date.
+                if attempt == 2:
+                    raise
         return PaymentResult(payment_id=p.payment_id, method=p.method, status=p.status, amount=p.authorized,
                              captured=p.captured, refunded=p.refunded)
 
