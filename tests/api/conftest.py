@@ -57,6 +57,18 @@ class Api:
                               timeout: float = 20) -> dict[str, Any]:
         return await self.wait_for(f"/orders/{order_id}", *statuses, headers=headers, timeout=timeout)
 
+    async def wait_listed(self, params: dict[str, str], order_id: str, timeout: float = 20) -> None:
+        """Poll GET /orders?params until it lists ``order_id`` (the list reads the read model)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            response = await self.http.get("/orders", params=params, headers=OPS)
+            assert response.status_code == 200, response.text
+            if order_id in [o["order_id"] for o in response.json()["items"]]:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"GET /orders?{params} never listed {order_id}")
+            await asyncio.sleep(0.05)
+
     async def wait_for(self, path: str, *statuses: str, headers: dict[str, str] = OPS,
                        timeout: float = 20) -> dict[str, Any]:
         """Poll GET ``path`` until its ``status`` is one of ``statuses`` (test code only: the

@@ -197,6 +197,9 @@ async def test_search_filters_and_pages_through_orders(api: Api) -> None:
     other_customer = await api.placed(external_reference="WEB-OTHER",
                                       customer={**_customer(), "id": "c-99"})
     await api.wait_for_status(ids[0], "PICKING")
+    # GET /orders reads the read model, which the workflow updates when it starts waiting at
+    # PICKING, a moment after GET /orders/{id} (live from the workflow) shows PICKING.
+    await api.wait_listed({"status": "PICKING"}, ids[0])
 
     seen: list[str] = []
     cursor = None
