@@ -40,6 +40,7 @@ class StaffActionKind(StrEnum):
     CYCLE_COUNT = "cycle_count"
     PUT_AWAY = "put_away"
     WAVE = "wave"  # a picking round built
+    DISPATCH = "dispatch"  # a vehicle load made up for a carrier (or cancelled)
 
 
 # The order workflow notes these itself on its timeline, with the actor's label (its update
