@@ -62,14 +62,17 @@ DEMO_BINS: dict[str, list[tuple[str, float, str, str | None]]] = {
 async def seed_demo_warehouse(session: AsyncSession) -> int:
     """Add the demo warehouse's locations if it has none, and spread each demo SKU's on-hand
     stock over its bins if it has no bin stock yet, so the bins add up to the SKU's total.
-    Returns how many bin stock rows were added."""
+    The default containers the catalogue lacks are added too (migration 0016 seeds them; a
+    database emptied by hand has none). Returns how many bin stock rows were added."""
     from datetime import date
 
     from sqlalchemy import func, select
 
     from activities.planning.layout import demo_locations
+    from storage.containers import seed_default_containers
     from storage.models import BinStock, WarehouseLocation
 
+    await seed_default_containers(session)
     if not await session.scalar(select(func.count()).select_from(WarehouseLocation)):
         session.add_all(WarehouseLocation(**spec.__dict__) for spec in demo_locations())
         await session.flush()

@@ -867,3 +867,8 @@ class CustomerErasure(Base):
     erased_by_role: Mapped[str] = mapped_column(String(16))
     # What was erased: table -> rows changed or deleted (for the answer and the audit).
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# Models kept in modules of their own share Base; imported here so that Base.metadata (Alembic,
+# the tests' table list) always holds them.
+from storage import containers as _containers  # noqa: E402,F401

@@ -7,6 +7,12 @@ would need more than ``MAX_BOXES`` boxes goes on pallets instead. Placement uses
 points (the corners the items already placed leave free), lowest first, with the six
 rotations of an item, or only its two upright ones. Fragile items are planned with
 ``PADDING_MM`` of bubble wrap on every side and get a wrapping instruction.
+
+The planner takes the catalogue as an argument: the packing activity passes the active
+containers from the database (``storage.containers``); ``CONTAINERS`` is the default for the
+pure tests and the benchmark, and what a new database and the demo seed start with. Any
+catalogue works, including one without boxes, crates or pallets: an item that no container
+takes is listed as unpacked.
 """
 
 from dataclasses import dataclass, field
@@ -14,6 +20,8 @@ from itertools import permutations
 
 PADDING_MM = 20
 MAX_BOXES = 4
+KINDS = ("box", "crate", "pallet")  # the kinds of container the planner knows
+BULK_KINDS = ("crate", "pallet")
 
 
 @dataclass(frozen=True)
@@ -184,7 +192,7 @@ def first_fit_decreasing(items: list[Item], container: ContainerType) -> tuple[l
 def _smallest(items: list[Item], kinds: tuple[str, ...], catalogue: tuple[ContainerType, ...]) -> _Space | None:
     total_weight = sum(i.weight_g for i in items)
     total_volume = sum(a * b * c for a, b, c in (i.padded() for i in items))
-    for c in sorted((c for c in catalogue if c.kind in kinds), key=lambda c: (c.volume, c.cost_cents)):
+    for c in sorted((c for c in catalogue if c.kind in kinds), key=lambda c: (c.volume, c.cost_cents, c.code)):
         if c.max_weight_g >= total_weight and c.volume >= total_volume:
             space = pack_into(items, c)
             if space is not None:
@@ -193,16 +201,22 @@ def _smallest(items: list[Item], kinds: tuple[str, ...], catalogue: tuple[Contai
 
 
 def pack_kind(items: list[Item], kinds: tuple[str, ...], catalogue: tuple[ContainerType, ...]) -> tuple[list[_Space], list[Item]]:
-    if not items:
-        return [], []
-    single = _smallest(items, kinds, catalogue)
+    types = tuple(c for c in catalogue if c.kind in kinds)
+    if not items or not types:
+        return [], list(items)
+    single = _smallest(items, kinds, types)
     if single is not None:
         return [single], []
-    largest = max((c for c in catalogue if c.kind in kinds), key=lambda c: c.volume)
+    largest = max(types, key=lambda c: (c.volume, c.max_weight_g, c.code))
     spaces, left = first_fit_decreasing(items, largest)
     # Shrink each container to the smallest one that still takes its items.
     by_id = {i.id: i for i in items}
-    shrunk = [_smallest([by_id[p.item_id] for p in s.placements], kinds, catalogue) or s for s in spaces]
+    shrunk = [_smallest([by_id[p.item_id] for p in s.placements], kinds, types) or s for s in spaces]
+    if left:
+        # Too long or too heavy for the largest container: another one may still take it
+        # (a poster tube, a crate rated for more weight).
+        more, left = pack_kind(left, kinds, tuple(c for c in types if c is not largest))
+        shrunk += more
     return shrunk, left
 
 
@@ -211,10 +225,13 @@ def plan_packing(items: list[Item], catalogue: tuple[ContainerType, ...] = CONTA
     bulky = [i for i in items if not any(_fits_alone(i, c) for c in box_types)]
     small = [i for i in items if i not in bulky]
     spaces, unpacked = pack_kind(small, ("box",), catalogue)
+    big, left = pack_kind(bulky, BULK_KINDS, catalogue)
     if len(spaces) > MAX_BOXES:
-        # A large order goes on pallets, with any bulky items.
-        bulky, spaces = bulky + small, []
-    big, left = pack_kind(bulky, ("crate", "pallet"), catalogue)
+        # A large order goes on pallets, with any bulky items, unless the crates and pallets
+        # at hand would leave something unpacked that the boxes took.
+        all_big, all_left = pack_kind(bulky + small, BULK_KINDS, catalogue)
+        if len(all_left) <= len(left) + len(unpacked):
+            big, left, spaces, unpacked = all_big, all_left, [], []
     unpacked += left
     containers = [PackedContainer(s.c, s.placements) for s in big + spaces]
     return PackingPlan(containers, [i.id for i in unpacked])
