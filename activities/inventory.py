@@ -14,6 +14,7 @@ from activities.errors import refusal
 from activities.ports import Replenishment
 from domain.accountability import StaffActionKind
 from domain.discounts import vat_after_discount
+from domain.pricing import line_total, vat_included
 from domain.enums import BackorderPolicy, ErrorType, PurchaseOrderStatus
 from domain.models import ReleaseResult, ReservationResult, ReservedLine, StockRequest
 from domain.stock import (
@@ -66,6 +67,14 @@ async def expected_date(session: AsyncSession, sku: str) -> date | None:
         return po_date
     product = await session.get(Product, sku)
     return (datetime.now(UTC) + timedelta(days=product.lead_time_days)).date() if product else None
+
+
+async def short_line(session: AsyncSession, order: Order, sku: str, missing: int) -> ShortLine:
+    """``missing`` units of an order's SKU are not there: its backorder policy (the line's, else
+    the order's) and when more is expected."""
+    line_policy = next((ln.backorder_policy for ln in order.lines if ln.sku == sku and not ln.dropped), None)
+    return ShortLine(sku=sku, missing=missing, policy=BackorderPolicy(line_policy or order.backorder_policy),
+                     expected_date=await expected_date(session, sku))
 
 
 def purchase_order_info(po: PurchaseOrder) -> PurchaseOrderInfo:
@@ -124,9 +133,7 @@ class InventoryActivities:
                     session.add(StockMovement(sku=line.sku, reserved_delta=took, reason="reserve", order_id=req.order_id))
                     reserved.append(ReservedLine(sku=line.sku, quantity=took))
                 if took < line.quantity:
-                    short.append(ShortLine(sku=line.sku, missing=line.quantity - took,
-                                           policy=BackorderPolicy(line.backorder_policy or order.backorder_policy),
-                                           expected_date=await expected_date(session, line.sku)))
+                    short.append(await short_line(session, order, line.sku, line.quantity - took))
             return StockCheck(reserved=reserved, short=short)
 
         check = await run_once(self._sessions, req.idempotency_key, "inventory.reserve-order", StockCheck, work)
@@ -158,7 +165,15 @@ class InventoryActivities:
                 missing = ordered - held
                 if missing <= 0:
                     continue
-                session.add(PreorderClaim(order_id=req.order_id, sku=sku, quantity=missing, allocated=0, status="waiting"))
+                claim = (await session.execute(select(PreorderClaim).where(
+                    PreorderClaim.order_id == req.order_id, PreorderClaim.sku == sku))).scalar_one_or_none()
+                if claim is None:
+                    session.add(PreorderClaim(order_id=req.order_id, sku=sku, quantity=missing, allocated=0,
+                                              status="waiting"))
+                else:
+                    # Units short at the pick after an earlier pre-order of the SKU was served: the
+                    # order's claim waits again, for the missing units, in its old place.
+                    claim.quantity, claim.allocated, claim.status = missing, 0, "waiting"
                 claims.append(PreorderClaimInfo(sku=sku, quantity=missing, expected_date=await expected_date(session, sku)))
             return PreorderResult(claims=claims)
 
@@ -168,28 +183,36 @@ class InventoryActivities:
 
     @activity.defn
     async def drop_lines(self, req: LinesRequest) -> DroppedLines:
-        """Drop short lines from the order (backorder policy ``cancel``): what was held for
-        them is released and the order's total is recomputed."""
+        """Cancel the missing units of short lines (backorder policy ``cancel``): each line of
+        those SKUs keeps the units the order holds (they ship), a line left with none is
+        dropped, and the order's total is recomputed."""
 
         async def work(session: AsyncSession) -> DroppedLines:
             order = await session.get(Order, req.order_id)
             assert order is not None
-            for line in order.lines:
-                if line.sku in req.skus and not line.dropped:
+            held = {r.sku: r.quantity for r in await _held(session, req.order_id)}
+            dropped, shortened = [], {}
+            for line in sorted(order.lines, key=lambda ln: ln.line_no):
+                if line.sku not in req.skus or line.dropped:
+                    continue
+                keep = min(line.quantity, held.get(line.sku, 0))
+                held[line.sku] = held.get(line.sku, 0) - keep
+                if keep == 0:
                     line.dropped = True
-            for r in await _held(session, req.order_id):
-                if r.sku in req.skus:
-                    await session.execute(update(StockLevel).where(StockLevel.sku == r.sku)
-                                          .values(reserved=StockLevel.reserved - r.quantity))
-                    r.status = "released"
-                    session.add(StockMovement(sku=r.sku, reserved_delta=-r.quantity, reason="drop line", order_id=req.order_id))
+                    dropped.append(line.sku)
+                elif keep < line.quantity:
+                    line.quantity = keep
+                    line.line_total = line_total(line.unit_price, keep)
+                    line.vat_amount = vat_included(line.line_total, line.vat_rate)
+                    shortened[line.sku] = shortened.get(line.sku, 0) + keep
             kept = [ln for ln in order.lines if not ln.dropped]
             subtotal = sum((ln.line_total for ln in kept), start=Decimal("0.00"))
             vat = sum((ln.vat_amount for ln in kept), start=Decimal("0.00"))
             discount = await rediscount(session, order.id, subtotal)
             order.total_amount = subtotal - discount
             order.vat_amount = vat_after_discount(vat, subtotal, discount)
-            return DroppedLines(dropped=sorted(req.skus), remaining_lines=len(kept), new_total=str(order.total_amount))
+            return DroppedLines(dropped=sorted(set(dropped)), remaining_lines=len(kept), new_total=str(order.total_amount),
+                                shortened=shortened)
 
         return await run_once(self._sessions, req.idempotency_key, "inventory.drop-lines", DroppedLines, work)
 

@@ -108,7 +108,9 @@ class WarehouseActivities:
 
     @activity.defn
     async def create_pick_list(self, request: WarehouseRequest) -> PickListSummary:
-        """The order's pick list: each line allocated to bins, the stops in walking order."""
+        """The order's pick list: each line allocated to bins, the stops in walking order. For an
+        order whose list finished short and whose missing units were pre-ordered and have
+        arrived, the same list gets a second round: steps for the units it has not covered."""
         try:
             return await self._create_pick_list(request)
         except IntegrityError:
@@ -119,14 +121,19 @@ class WarehouseActivities:
 
     async def _create_pick_list(self, request: WarehouseRequest) -> PickListSummary:
         async with transaction(self._sessions) as session:
-            existing = (await session.execute(select(PickList).where(PickList.order_id == request.order_id))).scalar_one_or_none()
-            if existing is not None:
-                return _summary(existing, [])
+            existing = (await session.execute(select(PickList).where(
+                PickList.order_id == request.order_id).with_for_update())).scalar_one_or_none()
             order = await _order(session, request.order_id)
             wanted: dict[str, int] = {}
             for line in order.lines:
                 if not line.dropped:
                     wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+            if existing is not None:
+                for pick in existing.lines:
+                    wanted[pick.sku] = wanted.get(pick.sku, 0) - (pick.quantity - pick.short)
+                wanted = {sku: n for sku, n in wanted.items() if n > 0}
+                if not wanted or existing.status == "open":
+                    return _summary(existing, [])
             locations = {loc.code: loc for loc in (await session.execute(select(WarehouseLocation))).scalars()}
             picks: list[tuple[BinStock, int]] = []
             unallocated: list[str] = []
@@ -149,12 +156,20 @@ class WarehouseActivities:
             route, baseline = await asyncio.to_thread(lambda: (plan_route(self._layout, stops), s_shape(self._layout, stops)))
             rank = {codes[i]: step for step, i in enumerate(route.order)}
             picks.sort(key=lambda p: (rank[p[0].location_code], locations[p[0].location_code].shelf, p[0].sku))
-            pick_list = PickList(id=f"pl_{uuid.uuid4().hex[:16]}", order_id=order.id, status="open",
-                                 route_length_m=_metres(route.length), s_shape_length_m=_metres(baseline.length),
-                                 route_exact=route.exact)
-            session.add(pick_list)
-            await session.flush()
-            for step, (b, n) in enumerate(picks, start=1):
+            if existing is None:
+                pick_list = PickList(id=f"pl_{uuid.uuid4().hex[:16]}", order_id=order.id, status="open",
+                                     route_length_m=_metres(route.length), s_shape_length_m=_metres(baseline.length),
+                                     route_exact=route.exact)
+                session.add(pick_list)
+                await session.flush()
+                first = 1
+            else:
+                # The new round is walked on its own, from the depot: the route is this round's.
+                pick_list, first = existing, max(ln.step for ln in existing.lines) + 1
+                pick_list.status, pick_list.picked_at = "open", None
+                pick_list.route_length_m, pick_list.s_shape_length_m = _metres(route.length), _metres(baseline.length)
+                pick_list.route_exact = route.exact
+            for step, (b, n) in enumerate(picks, start=first):
                 session.add(PickListLine(pick_list_id=pick_list.id, step=step, bin_stock_id=b.id,
                                          location_code=b.location_code, sku=b.sku, quantity=n, picked=0))
             await session.flush()

@@ -51,6 +51,8 @@ class StepProgress(BaseModel):
     # Waiting in AWAITING_CUSTOMER for a new payment (the card authorization expired and could
     # not be renewed), not for an answer about missing stock.
     awaiting_payment: bool = False
+    # A short pick was reported and its units are not handled yet.
+    short_pick_pending: bool = False
 
 
 def _accept(message: str) -> Decision:
@@ -76,6 +78,9 @@ def _finished(p: StepProgress) -> Decision | None:
 def decide_pick(p: StepProgress) -> Decision:
     if p.picked:
         return _noop("pick was already confirmed")
+    if p.short_pick_pending:
+        return _refuse(f"order is {p.status}; its pick list finished short and the missing units are being "
+                       "handled (the order's backorder policy)")
     if refused := _finished(p):
         return refused
     if p.status not in BEFORE_PICKING:
@@ -83,6 +88,17 @@ def decide_pick(p: StepProgress) -> Decision:
     if p.status == OrderStatus.PICKING:
         return _accept("pick confirmed")
     return _accept(f"pick recorded while the order is {p.status}; applied when it reaches PICKING")
+
+
+def decide_short_pick(p: StepProgress) -> Decision:
+    """The warehouse reports units it could not pick: only while the order waits for its pick."""
+    if p.picked or p.short_pick_pending:
+        return _noop("the pick is over already; its short units are being handled")
+    if refused := _finished(p):
+        return refused
+    if p.status != OrderStatus.PICKING:
+        return _refuse(f"order is {p.status}; a short pick can only be reported while it is PICKING")
+    return _accept("short pick received: the missing units go down the out-of-stock path")
 
 
 def decide_pack(p: StepProgress) -> Decision:

@@ -47,6 +47,18 @@ class DroppedLines(BaseModel):
     dropped: list[str]
     remaining_lines: int
     new_total: str
+    # SKUs whose lines were cut to the units the order holds, with the quantity kept (the
+    # missing units are cancelled, the rest ships). Empty in results recorded before it existed.
+    shortened: dict[str, int] = Field(default_factory=dict)
+
+
+class ShortPickReport(BaseModel):
+    """A pick list finished with units no bin held: those units go down the order's
+    out-of-stock path (its backorder policy), the rest of the order waits in the tote."""
+
+    pick_list_id: str
+    lines: list[ShortLine] = Field(min_length=1)
+    confirmed_by: str | None = None
 
 
 class BackorderDecisionInput(BaseModel):

@@ -72,6 +72,9 @@ class BinCorrection:
     # Orders a short_pick alert was raised for: order id -> (open alerts, message), for the
     # caller to tell each order's workflow once the transaction is committed.
     attention: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Pick lists the correction finished (their last open units were short or moved): the
+    # caller tells their orders once the transaction is committed.
+    finished: list[str] = field(default_factory=list)
 
     @property
     def delta(self) -> int:
@@ -100,12 +103,26 @@ def open_units(line: PickListLine) -> int:
     return line.quantity - line.picked - line.short
 
 
-def settle(pick_list: PickList, now: datetime) -> None:
-    """A pick list whose every line is picked or short is done: ``picked`` when nothing was
-    short, else ``short`` (the order cannot be confirmed picked until its short lines went down
-    the out-of-stock path)."""
+async def unpicked(session: AsyncSession, pick_list: PickList) -> dict[str, int]:
+    """What a finished pick list left out: per SKU, the units the order's lines still want
+    minus every unit picked for it (over all rounds of the list)."""
+    order = await session.get(Order, pick_list.order_id)
+    wanted: dict[str, int] = {}
+    for line in order.lines:
+        if not line.dropped:
+            wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+    for pick in pick_list.lines:
+        wanted[pick.sku] = wanted.get(pick.sku, 0) - pick.picked
+    return {sku: n for sku, n in sorted(wanted.items()) if n > 0}
+
+
+async def settle(session: AsyncSession, pick_list: PickList, now: datetime) -> None:
+    """A pick list whose every line is picked or short is done: ``picked`` when the order has
+    every unit it wants (a second round may have brought what the first was short of), else
+    ``short`` (the missing units go down the order's out-of-stock path)."""
     if pick_list.status == "open" and all(open_units(ln) <= 0 for ln in pick_list.lines):
-        pick_list.status = "short" if any(ln.short for ln in pick_list.lines) else "picked"
+        missing = any(ln.short for ln in pick_list.lines) and await unpicked(session, pick_list)
+        pick_list.status = "short" if missing else "picked"
         pick_list.picked_at = now
 
 
@@ -166,7 +183,10 @@ async def correct_bin(session: AsyncSession, stock: BinStock, counted: int, *, r
                                               sku=line.sku, new_steps=[s for s, _ in moved], short=unfilled))
             if moved:
                 pick_list.route_length_m = metres(await walk_length(session, [ln.location_code for ln in pick_list.lines]))
-            settle(pick_list, now)
+            was_open = pick_list.status == "open"
+            await settle(session, pick_list, now)
+            if was_open and pick_list.status != "open" and pick_list.id not in correction.finished:
+                correction.finished.append(pick_list.id)
             await settle_wave(session, pick_list.wave_id, now)
     if on_hand < reserved:
         raise StockConflict(

@@ -41,7 +41,14 @@ with workflow.unsafe.imports_passed_through():
         TimelineKind,
         TrackingEventKind,
     )
-    from domain.stock import BackorderDecisionInput, LinesRequest, ShortLine, StockAllocated, StockDelayed
+    from domain.stock import (
+        BackorderDecisionInput,
+        LinesRequest,
+        ShortLine,
+        ShortPickReport,
+        StockAllocated,
+        StockDelayed,
+    )
     from domain.models import (
         AttentionChange,
         CancelRequest,
@@ -132,6 +139,11 @@ class OrderWorkflow:
         self._new_payment: NewPayment | None = None
         # Status changes not yet published (BATCHED_STATUS_PATCH): sent when the order next waits.
         self._unpublished: list[StatusChange] = []
+        # A pick list that finished with units no bin held, not yet handled; and how many
+        # times the order went down the out-of-stock path (0: only at intake), which keeps
+        # the idempotency keys of each occurrence apart.
+        self._short_pick: ShortPickReport | None = None
+        self._shortage_round = 0
 
     # --- the process ------------------------------------------------------------------
 
@@ -165,7 +177,10 @@ class OrderWorkflow:
         await self._set_status(OrderStatus.PICKING, "released to the warehouse")
         if workflow.patched(WAREHOUSE_PATCH):
             await self._plan_warehouse_step(WarehouseActivities.create_pick_list, "pick-list")
-        await self._wait_for_human(lambda: self._picked)
+        await self._wait_for_human(self._pick_over)
+        while self._short_pick is not None:
+            if not await self._after_short_pick(input):
+                return
         await self._set_status(OrderStatus.PACKING, "picked")
         if workflow.patched(WAREHOUSE_PATCH):
             await self._plan_warehouse_step(WarehouseActivities.plan_packing, "packing-plan")
@@ -224,13 +239,53 @@ class OrderWorkflow:
         check = await self._step(InventoryActivities.reserve_order_stock,
                                  StockRequest(order_id=self._order_id, idempotency_key=self._key("reserve")))
         self._lines = check.reserved
-        if check.short and not await self._resolve_shortage(input, check.short):
+        if check.short and await self._resolve_shortage(input, check.short) is None:
             return False
         await self._set_status(OrderStatus.RESERVED, "all lines reserved")
         return True
 
-    async def _resolve_shortage(self, input: OrderWorkflowInput, short: list[ShortLine]) -> bool:
-        """Apply each short line's backorder policy; ``ask`` waits for the customer's answer."""
+    async def _after_short_pick(self, input: OrderWorkflowInput) -> bool:
+        """The pick list finished with units no bin held: those units take the out-of-stock
+        path (the order's backorder policy) while what was picked waits in its tote. Pre-ordered
+        units are picked in a second round when they arrive; cancelled ones leave the order,
+        which is re-priced. False when the order ended (cancelled)."""
+        report, self._short_pick = self._short_pick, None
+        assert report is not None
+        self._note(TimelineKind.EVENT, f"short pick on {report.pick_list_id}: {_describe(report.lines)}"
+                                       f"{' (reported by ' + report.confirmed_by + ')' if report.confirmed_by else ''}")
+        missing = {line.sku: line.missing for line in report.lines}
+        self._lines = [ReservedLine(sku=sku, quantity=quantity - missing.get(sku, 0))
+                       for sku, quantity in sorted((line.sku, line.quantity) for line in self._lines)
+                       if quantity > missing.get(sku, 0)]
+        self._allocated_quantities = {}
+        self._allocated_skus -= set(missing)
+        self._backorder_decision = None
+        self._shortage_round += 1
+        served = await self._resolve_shortage(input, report.lines)
+        if served is None:
+            return False
+        if not served:
+            self._picked = True
+            self._note(TimelineKind.EVENT, "the order goes on with the units that were picked")
+            return True
+        await self._set_status(OrderStatus.RESERVED, f"pre-ordered units reserved: {', '.join(served)}")
+        await self._set_status(OrderStatus.PICKING, "released to the warehouse: the units that arrived")
+        await self._plan_warehouse_step(WarehouseActivities.create_pick_list, f"pick-list-{self._shortage_round + 1}")
+        await self._wait_for_human(self._pick_over)
+        return True
+
+    def _pick_over(self) -> bool:
+        return self._picked or self._short_pick is not None
+
+    def _occurrence(self, step: str) -> str:
+        """The idempotency key of a step of the out-of-stock path, apart for each time the
+        order goes down it (the first keeps the keys orders had before short picks)."""
+        return self._key(step if not self._shortage_round else f"{step}-{self._shortage_round + 1}")
+
+    async def _resolve_shortage(self, input: OrderWorkflowInput, short: list[ShortLine]) -> list[str] | None:
+        """Apply each short line's backorder policy; ``ask`` waits for the customer's answer.
+        Returns the pre-ordered SKUs, reserved once they arrived (none when every missing unit
+        was cancelled), or None when the order was cancelled."""
         policies = {line.sku: line.policy for line in short}
         asked = [line for line in short if line.policy == BackorderPolicy.ASK]
         if asked:
@@ -246,27 +301,29 @@ class OrderWorkflow:
             decision = self._backorder_decision or input.backorder_default
             if decision == BackorderDecision.CANCEL_ORDER:
                 await self._compensate("customer cancelled the order: items out of stock")
-                return False
+                return None
             for line in asked:
                 policies[line.sku] = BackorderPolicy.PREORDER if decision == BackorderDecision.PREORDER else BackorderPolicy.CANCEL
         dropped = sorted(sku for sku, p in policies.items() if p == BackorderPolicy.CANCEL)
         if dropped:
             result = await self._step(InventoryActivities.drop_lines, LinesRequest(
-                order_id=self._order_id, skus=dropped, idempotency_key=self._key("drop-lines")))
-            self._note(TimelineKind.EVENT, f"dropped out-of-stock lines: {', '.join(dropped)}")
+                order_id=self._order_id, skus=dropped, idempotency_key=self._occurrence("drop-lines")))
+            kept = ", ".join(f"{sku} cut to {n}" for sku, n in sorted(result.shortened.items()))
+            self._note(TimelineKind.EVENT, f"cancelled the missing units of: {', '.join(dropped)}"
+                                           f"{' (' + kept + ')' if kept else ''}")
             if result.remaining_lines == 0:
                 await self._compensate(f"out of stock: {', '.join(dropped)}; nothing left to ship")
-                return False
+                return None
             self._payment = await self._step(PaymentActivities.settle_payment_to_order, PaymentRequest(
-                order_id=self._order_id, idempotency_key=self._key("settle-dropped-lines")))
+                order_id=self._order_id, idempotency_key=self._occurrence("settle-dropped-lines")))
         preordered = sorted(sku for sku, p in policies.items() if p == BackorderPolicy.PREORDER)
-        if preordered:
-            return await self._wait_for_preorders(input, preordered)
-        return True
+        if preordered and not await self._wait_for_preorders(input, preordered):
+            return None
+        return preordered
 
     async def _wait_for_preorders(self, input: OrderWorkflowInput, skus: list[str]) -> bool:
         result = await self._step(InventoryActivities.place_preorders, LinesRequest(
-            order_id=self._order_id, skus=skus, idempotency_key=self._key("preorder")))
+            order_id=self._order_id, skus=skus, idempotency_key=self._occurrence("preorder")))
         self._awaiting_skus = {c.sku for c in result.claims} - self._allocated_skus
         await self._set_status(OrderStatus.AWAITING_STOCK, "pre-order: " + ", ".join(
             f"{c.sku} expected {c.expected_date or 'soon'}" for c in result.claims))
@@ -296,7 +353,7 @@ class OrderWorkflow:
             return True
         try:
             self._payment = await self._step(PaymentActivities.reauthorize_payment, PaymentRequest(
-                order_id=self._order_id, idempotency_key=self._key("reauthorize")))
+                order_id=self._order_id, idempotency_key=self._occurrence("reauthorize")))
         except ActivityError as err:
             if not _is_refusal(err, ErrorType.PAYMENT_DECLINED):
                 raise
@@ -329,7 +386,8 @@ class OrderWorkflow:
             assert payment is not None
             try:
                 self._payment = await self._step(PaymentActivities.reauthorize_payment, PaymentRequest(
-                    order_id=self._order_id, idempotency_key=self._key(f"new-payment-{attempt}"), token=payment.token))
+                    order_id=self._order_id, idempotency_key=self._occurrence(f"new-payment-{attempt}"),
+                    token=payment.token))
             except ActivityError as err:
                 if not _is_refusal(err, ErrorType.PAYMENT_DECLINED):
                     raise
@@ -523,7 +581,8 @@ class OrderWorkflow:
                                   handed_over=self._handed_over, delivered=self._delivered,
                                   feedback_received=self._feedback is not None,
                                   cancel_requested=self._cancel_request is not None,
-                                  awaiting_payment=self._awaiting_payment)
+                                  awaiting_payment=self._awaiting_payment,
+                                  short_pick_pending=self._short_pick is not None)
 
     def _view(self) -> OrderView:
         return OrderView(order_id=self._order_id, status=self._status, sequence=self._sequence,
@@ -662,6 +721,25 @@ class OrderWorkflow:
     @workflow.signal(name="submit_feedback")
     def submit_feedback_signal(self, f: FeedbackInput) -> None:
         self._signal("submit_feedback", rules.decide_feedback(self._progress()), lambda: self._apply_feedback(f))
+
+    @workflow.update(name="report_short_pick")
+    async def report_short_pick(self, r: ShortPickReport) -> StepResult:
+        decision = rules.decide_short_pick(self._progress())
+        if decision.outcome == rules.Outcome.ACCEPT:
+            self._apply_short_pick(r)
+        return self._result(decision)
+
+    @report_short_pick.validator
+    def _validate_short_pick(self, r: ShortPickReport) -> None:
+        self._validate(rules.decide_short_pick(self._progress()))
+
+    @workflow.signal(name="report_short_pick")
+    def report_short_pick_signal(self, r: ShortPickReport) -> None:
+        self._signal("report_short_pick", rules.decide_short_pick(self._progress()), lambda: self._apply_short_pick(r))
+
+    def _apply_short_pick(self, r: ShortPickReport) -> None:
+        # The pick is over (the wait for it ends); the short units are handled next.
+        self._short_pick = r
 
     @workflow.update(name="decide_backorder")
     async def decide_backorder(self, d: BackorderDecisionInput) -> StepResult:

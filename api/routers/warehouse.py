@@ -2,6 +2,7 @@
 packing plan. The last line picked confirms the order's pick in its workflow (the same update
 as ``POST /orders/{id}/pick``)."""
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,23 +14,27 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.alerts import signal_attention
+from activities.inventory import short_line
 from api.deps import OrderReader, Principal, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
 from api.errors import ApiError
 from api.schemas import ORDER_ID_PATTERN
 from api.temporal import ensure_started, send_update
 from domain.accountability import Actor, StaffActionKind
 from domain.models import StepConfirmation
+from domain.stock import ShortPickReport
 from storage.db import transaction
-from storage.models import BinStock, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation, utcnow
+from storage.models import BinStock, Order, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation, utcnow
 from storage.staff_actions import action_row, record_action
 from storage.warehouse import (
     SHORT_PICK,
+    BinCorrection,
     StockConflict,
     correct_bin,
     open_units,
     request_cycle_count,
     settle,
     settle_wave,
+    unpicked,
 )
 from workflows.order import OrderWorkflow
 
@@ -92,8 +97,10 @@ class PickConfirmOut(BaseModel):
     new_steps: list[int] = Field(default_factory=list, description="steps added to take the rest from other bins")
     cycle_count_id: int | None = Field(default=None, description="the count asked for the bin found short")
     pick_list_status: str = Field(description="open, picked, or short (every step done, some units short)")
-    completed: bool = Field(default=False, description="this pick completed the pick list")
-    order_status: str | None = Field(default=None, description="set when this pick completed the list")
+    completed: bool = Field(default=False, description="this pick finished the pick list (every step picked or "
+                                                       "short): the order is told, picked or short")
+    order_status: str | None = Field(default=None, description="set when this pick finished the list: the "
+                                                               "order's status after it was told")
 
 
 def _summary(pl: PickList) -> dict[str, Any]:
@@ -148,26 +155,73 @@ async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100
     than `quantity` (0 allowed): the stock is corrected, the bin gets a cycle count, and the rest
     is taken from other bins as new steps at the end of the list, or recorded short with a
     `short_pick` alert when no bin has it. When the last step is picked the order's pick is
-    confirmed in its workflow. Roles: warehouse, ops."""
+    confirmed in its workflow; when units were short, the order is told which, and they go down
+    its out-of-stock path (its backorder policy: ask the customer, pre-order, or cancel them).
+    Roles: warehouse, ops."""
     actor = principal.actor(body.picked_by)
     async with transaction(sessions) as session:
         pl = await _pick_list(session, pick_list_id, lock=True)
-        result, attention = await confirm_step(session, pl, step, body, principal.name, actor)
-    await tell_orders(temporal, attention)
-    return await confirm_order_if_picked(result, pl.order_id, principal, sessions, temporal, settings, actor)
+        result, followup = await confirm_step(session, pl, step, body, principal.name, actor)
+    await tell_orders(temporal, followup, principal, sessions, settings, actor)
+    if result.completed:
+        result.order_status = await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings, actor)
+    return result
 
 
-async def tell_orders(temporal: Any, attention: dict[str, tuple[int, str]]) -> None:
-    """Orders a short pick raised an alert for: their workflows keep NeedsAttention."""
-    for order_id, (open_alerts, message) in attention.items():
+@dataclass
+class Followup:
+    """What a booked pick or count must tell orders once its transaction is committed."""
+
+    # Orders a short pick raised an alert for: order id -> (open alerts, message).
+    attention: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # Other orders' pick lists the correction finished (their last open units were short).
+    finished: list[str] = field(default_factory=list)
+
+
+async def tell_orders(temporal: Any, followup: Followup, principal: Principal, sessions: Any, settings: Any,
+                      actor: Actor) -> None:
+    """Orders a short pick raised an alert for keep NeedsAttention in their workflows; pick
+    lists a correction finished tell their orders (``tell_order_pick_list_done``)."""
+    for order_id, (open_alerts, message) in followup.attention.items():
         await signal_attention(temporal, order_id, open_alerts, message)
+    for pick_list_id in followup.finished:
+        await tell_order_pick_list_done(pick_list_id, principal, sessions, temporal, settings, actor)
+
+
+async def tell_order_pick_list_done(pick_list_id: str, principal: Principal, sessions: Any, temporal: Any,
+                                    settings: Any, actor: Actor) -> str:
+    """A pick list that was just finished tells its order, once (exactly the request that
+    finished it sends this): all picked → ``confirm_picked`` (as ``POST /orders/{id}/pick``);
+    units no bin held → ``report_short_pick`` with them, each with the backorder policy of its
+    line and when more is expected. Returns the order's status after."""
+    async with sessions() as session:
+        pl = await session.get(PickList, pick_list_id)
+        missing = await unpicked(session, pl) if pl.status == "short" else {}
+        order_row = await session.get(Order, pl.order_id)
+        short = [await short_line(session, order_row, sku, n) for sku, n in missing.items()]
+    order = await load_order(sessions, principal, pl.order_id)
+    await ensure_started(temporal, settings, sessions, order)
+    sent_at = utcnow()
+    if short:
+        detail = (f"pick list {pl.id} finished short: " +
+                  ", ".join(f"{line.missing} x {line.sku}" for line in short))
+        step_result = await send_update(temporal, sessions, order, OrderWorkflow.report_short_pick,
+                                        ShortPickReport(pick_list_id=pl.id, lines=short, confirmed_by=actor.label()))
+    else:
+        detail = f"the last step of pick list {pl.id}"
+        step_result = await send_update(temporal, sessions, order, OrderWorkflow.confirm_picked,
+                                        StepConfirmation(confirmed_by=actor.label()))
+    if step_result.accepted:
+        await record_action(sessions, StaffActionKind.PICK, actor, sent_at=sent_at, order_id=order.id, detail=detail)
+    return step_result.status
 
 
 async def confirm_step(session: AsyncSession, pl: PickList, step: int, body: PickConfirmBody, key_name: str,
-                       actor: Actor) -> tuple[PickConfirmOut, dict[str, tuple[int, str]]]:
+                       actor: Actor) -> tuple[PickConfirmOut, Followup]:
     """One scanned pick on a locked pick list, in the caller's transaction: the one place a pick
-    step is checked and booked, for pick lists and waves alike. Also returns the orders a short
-    pick raised an alert for (see ``tell_orders``)."""
+    step is checked and booked, for pick lists and waves alike. Also returns what the caller
+    must tell other orders once committed (see ``tell_orders``); the result's ``completed``
+    says whether this pick finished ``pl`` itself."""
     line = next((ln for ln in pl.lines if ln.step == step), None)
     if line is None:
         raise ApiError(404, f"pick list {pl.id} has no step {step}; it has steps 1 to {len(pl.lines)}")
@@ -188,6 +242,7 @@ async def confirm_step(session: AsyncSession, pl: PickList, step: int, body: Pic
                             "confirm the number you took, at most what is left")
     stock = await session.get(BinStock, line.bin_stock_id, with_for_update=True)
     now = utcnow()
+    before = pl.status
     # The units leave the bin (and its allocation); they stay on hand until handover.
     stock.quantity -= body.quantity
     stock.allocated -= body.quantity
@@ -208,33 +263,19 @@ async def confirm_step(session: AsyncSession, pl: PickList, step: int, body: Pic
     session.add(action_row(StaffActionKind.PICK_STEP, actor, order_id=pl.order_id, sku=line.sku, detail=(
         f"pick list {pl.id} step {step}: {body.quantity} x {line.sku} from {line.location_code}"
         f"{' (bin empty: short pick)' if body.short else ''}")))
-    before = pl.status
-    settle(pl, now)
+    await settle(session, pl, now)
     await settle_wave(session, pl.wave_id, now)
     moved = next((m for m in correction.lines if m.pick_list_id == pl.id and m.step == step), None) if correction else None
+    followup = followup_of(correction) if correction else Followup()
+    followup.finished = [pick_list_id for pick_list_id in followup.finished if pick_list_id != pl.id]
     return PickConfirmOut(pick_list_id=pl.id, step=step, picked=line.picked, quantity=line.quantity,
                           short=line.short, new_steps=moved.new_steps if moved else [],
                           cycle_count_id=cycle_count.id if cycle_count else None, pick_list_status=pl.status,
-                          completed=before == "open" and pl.status == "picked"), (
-        correction.attention if correction else {})
+                          completed=before == "open" and pl.status != "open"), followup
 
 
-async def confirm_order_if_picked(result: PickConfirmOut, order_id: str, principal: Principal, sessions: Any,
-                                  temporal: Any, settings: Any, actor: Actor) -> PickConfirmOut:
-    """The pick that completed a pick list confirms the order's pick in its workflow (the same
-    update as ``POST /orders/{id}/pick``); exactly that one request sends it."""
-    if not result.completed:
-        return result
-    order = await load_order(sessions, principal, order_id)
-    await ensure_started(temporal, settings, sessions, order)
-    sent_at = utcnow()
-    step_result = await send_update(temporal, sessions, order, OrderWorkflow.confirm_picked,
-                                    StepConfirmation(confirmed_by=actor.label()))
-    if step_result.accepted:
-        await record_action(sessions, StaffActionKind.PICK, actor, sent_at=sent_at, order_id=order.id,
-                            detail=f"the last step of pick list {result.pick_list_id}")
-    result.order_status = step_result.status
-    return result
+def followup_of(correction: BinCorrection) -> Followup:
+    return Followup(attention=dict(correction.attention), finished=list(correction.finished))
 
 
 @router.get("/orders/{order_id}/packing-plan", summary="How the order is packed")

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import Sessions, Temporal, WarehouseOrOps
+from api.deps import Sessions, SettingsDep, Temporal, WarehouseOrOps
 from api.errors import ApiError
-from api.routers.warehouse import PRINTABLE, tell_orders
+from api.routers.warehouse import PRINTABLE, Followup, followup_of, tell_orders
 from domain.accountability import StaffActionKind
 from storage.db import transaction
 from storage.models import BinStock, CycleCount, Product, PutAwayTask, WarehouseLocation, utcnow
@@ -70,14 +70,16 @@ async def open_cycle_counts(_: WarehouseOrOps, sessions: Sessions) -> list[dict[
 
 @router.post("/warehouse/cycle-counts/{count_id}", response_model=CycleCountResult, summary="Record a count")
 async def record_count(count_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: CycleCountBody,
-                       principal: WarehouseOrOps, sessions: Sessions, temporal: Temporal) -> dict[str, Any]:
+                       principal: WarehouseOrOps, sessions: Sessions, temporal: Temporal,
+                       settings: SettingsDep) -> dict[str, Any]:
     """Body: `{"counted": n}`. The bin's units of the SKU become `n`; the SKU's on hand moves by
     the difference (ledger reason `cycle_count`). Open pick steps that counted on units not
-    there are moved to other bins or recorded short. Sending the same count again answers the
+    there are moved to other bins or recorded short (a pick list that this finishes tells its
+    order, as the pick that finishes one does). Sending the same count again answers the
     first result; another number for a counted task is 409 (ask for a new count). Roles:
     warehouse, ops."""
     actor = principal.actor(body.counted_by)
-    attention: dict[str, tuple[int, str]] = {}
+    followup = Followup()
     async with transaction(sessions) as session:
         count = await session.get(CycleCount, count_id, with_for_update=True)
         if count is None:
@@ -96,7 +98,7 @@ async def record_count(count_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body:
                                                 f"counted, {stock.quantity} recorded")
         except StockConflict as exc:
             raise ApiError(409, str(exc)) from exc
-        attention = correction.attention
+        followup = followup_of(correction)
         count.status, count.counted_at = "counted", now
         count.recorded_quantity, count.counted_quantity = correction.recorded, body.counted
         count.counted_by = actor.label()[:100]
@@ -106,7 +108,7 @@ async def record_count(count_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body:
         result = {**await _out(session, count), "difference": correction.delta,
                   "moved_pick_steps": [{"pick_list_id": m.pick_list_id, "order_id": m.order_id, "step": m.step,
                                         "new_steps": m.new_steps, "short": m.short} for m in correction.lines]}
-    await tell_orders(temporal, attention)
+    await tell_orders(temporal, followup, principal, sessions, settings, actor)
     return result
 
 

@@ -19,8 +19,8 @@ from api.errors import ApiError
 from api.routers.warehouse import (
     PickConfirmBody,
     PickConfirmOut,
-    confirm_order_if_picked,
     confirm_step,
+    tell_order_pick_list_done,
     tell_orders,
 )
 from domain.accountability import StaffActionKind
@@ -180,12 +180,13 @@ async def confirm_wave_pick(wave_id: str, step: Annotated[int, Path(ge=1, le=100
         line = await session.get(PickListLine, ws.pick_list_line_id)
         pl = await session.get(PickList, line.pick_list_id, with_for_update=True)
         before = {s.step for s in wave.steps}
-        result, attention = await confirm_step(session, pl, line.step, body, principal.name, actor)
+        result, followup = await confirm_step(session, pl, line.step, body, principal.name, actor)
         await session.flush()  # a refresh would otherwise drop the wave's new status
         await session.refresh(wave, ["steps"])
         answer = WaveConfirmOut(**result.model_dump(), wave_id=wave.id, wave_step=step, tote=pl.tote,
                                 order_id=pl.order_id, wave_status=wave.status,
                                 new_wave_steps=sorted({s.step for s in wave.steps} - before))
-    await tell_orders(temporal, attention)
-    await confirm_order_if_picked(answer, pl.order_id, principal, sessions, temporal, settings, actor)
+    await tell_orders(temporal, followup, principal, sessions, settings, actor)
+    if answer.completed:
+        answer.order_status = await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings, actor)
     return answer

@@ -2,10 +2,14 @@
 stock through the ledger, asks for a count, and sends the picker to another bin, or records the
 line short with an alert when no bin has it; counting corrects the bin."""
 
+import asyncio
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
 from storage.models import BinStock, PickList, PickListLine, Reservation, StockLevel
 from tests.api.conftest import CHANNEL, OPS, WAREHOUSE, Api
+from tests.api.test_backorders_and_purchasing import _purchase_order
 from tests.api.test_warehouse import _pick_list_of
 
 
@@ -116,12 +120,15 @@ async def test_a_short_pick_with_no_other_bin_is_recorded_short_and_raises_an_al
     assert sorted(reasons) == sorted([(-24, 0, "short_pick"), (0, -1, "short_pick")])
     await assert_bins_add_up(api, "LAMP-200")
 
+    # The last step finishes the list short: the order is told, and its policy (ask, the
+    # default) asks the customer about the missing lamp while the rest waits in the tote.
     last = await _pick(api, pl, book)
     assert last.status_code == 200, last.text
-    assert last.json()["pick_list_status"] == "short" and last.json()["completed"] is False
-    assert last.json()["order_status"] is None
-    order = (await api.http.get(f"/orders/{order_id}", headers=OPS)).json()
-    assert order["status"] == "PICKING" and order["needs_attention"] is True
+    assert last.json()["pick_list_status"] == "short" and last.json()["completed"] is True
+    assert last.json()["order_status"] in ("PICKING", "AWAITING_CUSTOMER")
+    order = await api.wait_for_status(order_id, "AWAITING_CUSTOMER")
+    assert order["needs_attention"] is True
+    assert "1 x LAMP-200" in order["timeline"][-1]["message"]
     [alert] = (await api.http.get("/alerts", headers=OPS, params={"kind": "short_pick"})).json()["alerts"]
     assert alert["order_id"] == order_id and "1 x LAMP-200" in alert["message"]
     listed = (await api.http.get("/warehouse/pick-lists", headers=WAREHOUSE, params={"order_id": order_id})).json()
@@ -129,9 +136,88 @@ async def test_a_short_pick_with_no_other_bin_is_recorded_short_and_raises_an_al
     shown = (await api.http.get(f"/warehouse/pick-lists/{pl['id']}", headers=WAREHOUSE)).json()
     assert next(s for s in shown["steps"] if s["sku"] == "LAMP-200")["short"] == 1
 
-    # Nothing left to scan on the short step.
+    # Nothing left to scan on the short step; the order cannot be packed before the answer.
     again = await _pick(api, pl, lamp, quantity=1)
     assert again.status_code == 422 and "nothing left to pick" in again.json()["detail"]
+    early = await api.http.post(f"/orders/{order_id}/pack", headers=WAREHOUSE)
+    assert early.status_code == 409 and "AWAITING_CUSTOMER" in early.json()["detail"]
+
+    # The customer cancels the missing lamp: the line ships the one picked, the order is
+    # re-priced (49.00 less: the card is captured for that at handover); the pack step goes on.
+    placed_total = (await api.http.get(f"/orders/{order_id}", headers=OPS)).json()["total_amount"]
+    decided = await api.http.post(f"/orders/{order_id}/backorder-decision", json={"decision": "cancel"},
+                                  headers=CHANNEL)
+    assert decided.status_code == 200 and decided.json()["accepted"] is True, decided.text
+    order = await api.wait_for_status(order_id, "PACKING")
+    assert [(ln["sku"], ln["quantity"]) for ln in order["lines"]] == [("LAMP-200", 1), ("BOOK-042", 1)]
+    assert Decimal(order["total_amount"]) == Decimal(placed_total) - Decimal("49.00")
+    plan = await _packing_plan(api, order_id)
+    packed = sorted(item["sku"] for c in plan["containers"] for item in c["items"])
+    assert packed == ["BOOK-042", "LAMP-200"]
+    stock = (await api.http.get("/stock/LAMP-200", headers=OPS)).json()
+    assert (stock["on_hand"], stock["reserved"]) == (1, 1)  # the picked lamp, held for the order
+    await assert_bins_add_up(api, "LAMP-200")
+
+
+async def test_short_units_pre_ordered_are_picked_in_a_second_round_when_they_arrive(api: Api) -> None:
+    order_id = await api.placed(external_reference="SP-4", backorder_policy="preorder",
+                                lines=[{"sku": "LAMP-200", "quantity": 3}])
+    await api.wait_for_status(order_id, "PICKING")
+    pl = await _pick_list_of(api, order_id)
+    (lamp,) = pl["steps"]
+    short = await _pick(api, pl, lamp, quantity=2, short=True, picked_by="Jan")
+    assert short.status_code == 200, short.text
+    assert (short.json()["short"], short.json()["completed"], short.json()["pick_list_status"]) == (1, True, "short")
+
+    # Pre-ordered at once: the order waits for the supplier with the two lamps in its tote.
+    order = await api.wait_for_status(order_id, "AWAITING_STOCK")
+    assert "LAMP-200 expected" in order["timeline"][-1]["message"]
+    assert any("short pick on " + pl["id"] in e["message"] and "by Jan" in e["message"] for e in order["timeline"])
+    po = await _purchase_order(api, "LAMP-200")
+    received = await api.http.post(f"/purchase-orders/{po['id']}/receipt", headers=WAREHOUSE,
+                                   json={"quantity": po["quantity"], "receipt_id": "SP-4-PAKBON"})
+    assert received.status_code == 200, received.text
+    assert [(a["order_id"], a["quantity"], a["complete"]) for a in received.json()["allocations"]] == [
+        (order_id, 1, True)]
+
+    # The same pick list gets a second round for the missing lamp only.
+    await api.wait_for_status(order_id, "PICKING")
+    second = await _open_pick_list(api, pl["id"])
+    new = [s for s in second["steps"] if not s["done"]]
+    assert [(s["step"], s["sku"], s["quantity"]) for s in new] == [(2, "LAMP-200", 1)]
+    done = await _pick(api, second, new[0])
+    assert done.status_code == 200, done.text
+    assert (done.json()["pick_list_status"], done.json()["completed"]) == ("picked", True)
+    order = await api.wait_for_status(order_id, "PACKING")
+    assert [(ln["sku"], ln["quantity"]) for ln in order["lines"]] == [("LAMP-200", 3)]
+    plan = await _packing_plan(api, order_id)
+    assert sum(1 for c in plan["containers"] for item in c["items"] if item["sku"] == "LAMP-200") == 3
+    stock = (await api.http.get("/stock/LAMP-200", headers=OPS)).json()
+    assert stock["reserved"] == 3
+    ledger = await _ledger(api, "LAMP-200")
+    assert sum(m["on_hand_delta"] for m in ledger) == stock["on_hand"]
+    assert sum(m["reserved_delta"] for m in ledger) == stock["reserved"]
+    await assert_bins_add_up(api, "LAMP-200")
+
+
+async def _packing_plan(api: Api, order_id: str) -> dict:
+    """The order's packing plan (planned by the workflow just after it reached PACKING)."""
+    for _ in range(200):
+        plan = await api.http.get(f"/orders/{order_id}/packing-plan", headers=WAREHOUSE)
+        if plan.status_code == 200:
+            return plan.json()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"order {order_id} got no packing plan")
+
+
+async def _open_pick_list(api: Api, pick_list_id: str) -> dict:
+    """The pick list once its second round is open (the workflow adds it after the status)."""
+    for _ in range(200):
+        shown = (await api.http.get(f"/warehouse/pick-lists/{pick_list_id}", headers=WAREHOUSE)).json()
+        if shown["status"] == "open":
+            return shown
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"pick list {pick_list_id} was not reopened")
 
 
 async def test_bad_short_pick_and_count_requests_are_clear_4xx(api: Api) -> None:

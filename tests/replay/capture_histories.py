@@ -340,3 +340,25 @@ async def test_capture_batched_status(make_harness) -> None:
         except Exception:  # noqa: BLE001 - a cancelled workflow's result raises
             pass
         await _save(handle, "batched_temporal_cancel_at_picking")
+
+
+async def test_capture_short_pick(make_harness) -> None:
+    """A pick list that finished short: the order asks the customer (waiting), then goes on
+    with the units that were picked after the customer cancelled the missing ones."""
+    from domain.enums import BackorderDecision, BackorderPolicy
+    from domain.stock import BackorderDecisionInput, ShortLine, ShortPickReport
+
+    async with make_harness() as h:
+        handle = await h.start(external_reference="REPLAY-SHORT-1", lines=[{"sku": "MUG-001", "quantity": 2}])
+        await wait_for_status(handle, OrderStatus.PICKING)
+        await handle.execute_update(OrderWorkflow.report_short_pick, ShortPickReport(
+            pick_list_id="pl_replay", confirmed_by="replay",
+            lines=[ShortLine(sku="MUG-001", missing=1, policy=BackorderPolicy.ASK)]))
+        await wait_for_status(handle, OrderStatus.AWAITING_CUSTOMER)
+        await asyncio.sleep(0.3)  # let the workflow task that started the wait complete
+        await _save(handle, "short_pick_waiting_awaiting_customer")
+        await handle.execute_update(OrderWorkflow.decide_backorder,
+                                    BackorderDecisionInput(decision=BackorderDecision.CANCEL))
+        await wait_for_status(handle, OrderStatus.PACKING)
+        await asyncio.sleep(0.3)
+        await _save(handle, "short_pick_units_cancelled_waiting_packing")
