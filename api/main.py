@@ -25,6 +25,7 @@ from api.routers import alerts as alerts_router
 from api.routers import carrier, documents, health, messages, orders, products, purchase_orders, shipping, stock
 from api.routers import admin_keys, customers
 from api.routers import cases as cases_router
+from api.routers import containers as containers_router
 from api.routers import discount_codes as discount_codes_router
 from api.routers import feedback as feedback_router
 from api.routers import returns as returns_router
@@ -127,7 +128,8 @@ def create_app(
             {"name": "cases", "description": "Customer-service cases"},
             {"name": "discount codes", "description": "Loyalty discount codes"},
             {"name": "feedback", "description": "The customer's feedback link (no API key) and the feedback figures"},
-            {"name": "warehouse", "description": "Pick lists, scanned picks, waves, cycle counts, put-away and packing plans"},
+            {"name": "warehouse", "description": "Pick lists, scanned picks, waves, cycle counts, put-away, "
+                                                 "packing plans and the container catalogue"},
             {"name": "admin", "description": "API keys: create, list, revoke (operations)"},
             {"name": "customers", "description": "Erasing a customer's personal data"},
             {"name": "alerts", "description": "Escalations for operations: late picks, tracking silence, "
@@ -151,5 +153,6 @@ def create_app(
     app.include_router(warehouse_router.router)
     app.include_router(warehouse_tasks.router)
     app.include_router(waves_router.router)
+    app.include_router(containers_router.router)
     app.include_router(alerts_router.router)
     return app
