@@ -182,12 +182,17 @@ class WarehouseActivities:
     async def plan_packing(self, request: WarehouseRequest) -> PackingSummary:
         """The order's packing plan: containers, and where each item stands in them. An order
         confirmed picked as a whole (``POST /orders/{id}/pick``) has its pick list closed here:
-        the goods it still listed were taken from their bins."""
+        the goods it still listed were taken from their bins. It plans with the active
+        containers of the catalogue (``storage.containers``); an item none of them takes is
+        listed as unpacked."""
+        from storage.containers import active_catalogue
+
         await self._close_pick_list(request.order_id)
         async with self._sessions() as session:
             existing = await session.get(PackingPlanRecord, request.order_id)
             if existing is not None:
                 return _packing_summary(existing.plan)
+            catalogue = await active_catalogue(session)
             order = await _order(session, request.order_id)
             items: list[Item] = []
             for line in order.lines:
@@ -196,7 +201,7 @@ class WarehouseActivities:
                 p = await session.get(Product, line.sku)
                 for n in range(line.quantity):
                     items.append(item_for(p, f"{line.line_no}.{n + 1}"))
-        plan = (await asyncio.to_thread(plan_packing_pure, items)).to_dict()
+        plan = (await asyncio.to_thread(plan_packing_pure, items, catalogue)).to_dict()
         try:
             async with transaction(self._sessions) as session:
                 session.add(PackingPlanRecord(order_id=request.order_id, plan=plan, containers=len(plan["containers"])))
