@@ -872,8 +872,4 @@ class CustomerErasure(Base):
 # Models kept in modules of their own share Base; imported here so that Base.metadata (Alembic,
 # the tests' table list) always holds them.
 from storage import containers as _containers  # noqa: E402,F401
-
-
-# Models kept in modules of their own join the same metadata here, so that Alembic's check and
-# the tests' table lists see them wherever storage.models is imported first.
 from storage import dispatches as _dispatches  # noqa: E402,F401
