@@ -34,6 +34,8 @@ Cost = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2,
 ContainerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Code = Annotated[str, Path(description="The container's code, e.g. BOX-M (case does not matter)")]
 NOT_FOUND = {404: {"model": ErrorOut, "description": "No container with that code"}}
+# FastAPI's own 422 schema (api.errors documents what it really carries), with our description.
+UNPROCESSABLE = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
 BOX_EXAMPLE = {"code": "BOX-XL", "name": "Box XL", "kind": "box", "length_mm": 800, "width_mm": 500,
                "height_mm": 500, "max_weight_grams": 30_000, "tare_grams": 900, "cost": "2.10"}
 
@@ -154,8 +156,8 @@ async def get_container(code: Code, principal: WarehouseOrOps, sessions: Session
 
 @router.post("", status_code=201, response_model=ContainerOut, summary="Add a container", responses={
     **AUTH_RESPONSES, 409: {"model": ErrorOut, "description": "A container with that code exists already"},
-    422: {"description": "Invalid body: a size or weight not above 0, tare not below the weight limit, "
-                         "an unknown kind, a negative cost"}})
+    422: {**UNPROCESSABLE, "description": "Invalid body: a size or weight not above 0, tare not below the weight "
+                                          "limit, an unknown kind, a negative cost"}})
 async def add_container(
     principal: Ops,
     sessions: Sessions,
@@ -187,7 +189,8 @@ async def add_container(
 
 @router.patch("/{code}", response_model=ContainerOut, summary="Change or retire a container", responses={
     **AUTH_RESPONSES, **NOT_FOUND,
-    422: {"description": "Invalid body, nothing to change, or a tare that would not be below the weight limit"}})
+    422: {**UNPROCESSABLE, "description": "Invalid body, nothing to change, or a tare that would not be below "
+                                          "the weight limit"}})
 async def change_container(
     code: Code,
     principal: Ops,
