@@ -362,3 +362,18 @@ async def test_capture_short_pick(make_harness) -> None:
         await wait_for_status(handle, OrderStatus.PACKING)
         await asyncio.sleep(0.3)
         await _save(handle, "short_pick_units_cancelled_waiting_packing")
+
+
+async def test_capture_parallel_handover(make_harness) -> None:
+    """Ship stock and capture at once at handover ("parallel-handover"): waiting in transit."""
+    async with make_harness() as h:
+        handle = await h.start(external_reference="REPLAY-HANDOVER-1")
+        await wait_for_status(handle, OrderStatus.PICKING)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        view = await wait_for_status(handle, OrderStatus.SHIPPED)
+        await handle.execute_update(OrderWorkflow.report_tracking, TrackingUpdate(
+            tracking_number=view.shipment.tracking_number, event=TrackingEventKind.IN_TRANSIT))
+        await wait_for_status(handle, OrderStatus.IN_TRANSIT)
+        await asyncio.sleep(0.3)  # let the workflow task that started the wait complete
+        await _save(handle, "parallel_handover_waiting_in_transit")
