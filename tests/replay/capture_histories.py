@@ -377,3 +377,27 @@ async def test_capture_parallel_handover(make_harness) -> None:
         await wait_for_status(handle, OrderStatus.IN_TRANSIT)
         await asyncio.sleep(0.3)  # let the workflow task that started the wait complete
         await _save(handle, "parallel_handover_waiting_in_transit")
+
+
+async def test_capture_waiting_for_a_new_payment(make_harness) -> None:
+    """A pre-order whose card renewal was declined, waiting in AWAITING_CUSTOMER for a new
+    payment, once before any and once after a new card that was declined too."""
+    from datetime import timedelta
+
+    from domain.models import NewPayment
+    from tests.workflows.test_backorders import _renewal_declined
+
+    async with make_harness(with_replenishment=True, own_server=True) as h:
+        handle = await _renewal_declined(h, "REPLAY-NEW-PAYMENT", timedelta(hours=48).total_seconds())
+        await asyncio.sleep(0.3)  # let the workflow task that started the wait complete
+        await _save(handle, "waiting_for_new_payment")
+        await handle.execute_update(OrderWorkflow.provide_payment, NewPayment(token="tok_chargeDeclined"))
+        for _ in range(100):
+            view = await handle.query(OrderWorkflow.view)
+            if any("declined too" in (e.message or "") for e in view.timeline):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        await _save(handle, "new_payment_declined_waiting_again")
+        await handle.terminate("captured")
+        await h.client.get_workflow_handle("replenish-LAMP-200").terminate("captured")
