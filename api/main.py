@@ -26,6 +26,7 @@ from api.routers import carrier, documents, health, messages, orders, products, 
 from api.routers import admin_keys, customers
 from api.routers import cases as cases_router
 from api.routers import containers as containers_router
+from api.routers import dispatches as dispatches_router
 from api.routers import discount_codes as discount_codes_router
 from api.routers import feedback as feedback_router
 from api.routers import returns as returns_router
@@ -154,5 +155,6 @@ def create_app(
     app.include_router(warehouse_tasks.router)
     app.include_router(waves_router.router)
     app.include_router(containers_router.router)
+    app.include_router(dispatches_router.router)
     app.include_router(alerts_router.router)
     return app
