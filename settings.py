@@ -246,13 +246,18 @@ class Settings(BaseSettings):
     # the earliest carrier pickup, plus those due up to wave_window_minutes later, up to a
     # trolley's load. An order is due at its carrier's next pickup cut-off after its release
     # (carrier_pickup_cutoffs: carrier -> "HH:MM" wall-clock time in warehouse_timezone;
-    # without a named carrier, the earliest cut-off of all).
+    # without a named carrier, the earliest cut-off of all), on a day the carrier collects
+    # (carrier_pickup_days: carrier -> weekdays such as "Mon-Fri"; Monday to Friday for a
+    # carrier not named). PostNL's default includes Saturday: set "Mon-Fri" when the contract
+    # has no Saturday collection.
     wave_window_minutes: int = Field(default=60, ge=0, le=24 * 60)
     wave_max_orders: int = Field(default=10, ge=1, le=100)
     wave_max_volume_litres: float = Field(default=400.0, gt=0, le=10_000)
     wave_max_weight_kg: float = Field(default=150.0, gt=0, le=10_000)
     carrier_pickup_cutoffs: dict[str, str] = Field(default_factory=lambda: {
         "postnl": "17:00", "dhl": "16:30", "dpd": "16:00", "freight": "14:00"})
+    carrier_pickup_days: dict[str, str] = Field(default_factory=lambda: {
+        "postnl": "Mon-Sat", "dhl": "Mon-Fri", "dpd": "Mon-Fri", "freight": "Mon-Fri"})
     warehouse_timezone: str = "Europe/Amsterdam"
 
     @field_validator("carrier_pickup_cutoffs")
@@ -268,6 +273,30 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"ORDERFLOW_CARRIER_PICKUP_CUTOFFS: {carrier!r} has {at!r}; give a time as HH:MM") from None
         return value
+
+    @field_validator("carrier_pickup_days")
+    @classmethod
+    def _pickup_days_are_weekdays(cls, value: dict[str, str]) -> dict[str, str]:
+        from activities.planning.waves import parse_pickup_days
+
+        for carrier, days in value.items():
+            try:
+                parse_pickup_days(days)
+            except ValueError as e:
+                raise ValueError(f"ORDERFLOW_CARRIER_PICKUP_DAYS: {carrier!r} has {e}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _pickup_days_for_known_carriers(self) -> "Settings":
+        # Only when set: the defaults name the demo carriers, which a deployment may drop
+        # from the cut-offs; a carrier named here without a cut-off is most likely a typo.
+        if "carrier_pickup_days" in self.model_fields_set:
+            unknown = sorted(set(self.carrier_pickup_days) - set(self.carrier_pickup_cutoffs))
+            if unknown:
+                raise ValueError(f"ORDERFLOW_CARRIER_PICKUP_DAYS: no cut-off in ORDERFLOW_CARRIER_PICKUP_CUTOFFS for "
+                                 f"{', '.join(map(repr, unknown))} (it has {', '.join(self.carrier_pickup_cutoffs)}); "
+                                 "add one there or drop the name")
+        return self
 
     @field_validator("warehouse_timezone")
     @classmethod

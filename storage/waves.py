@@ -4,7 +4,7 @@ transaction, so a pick list joins at most one wave however many staff press the 
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ class WaveRules:
     window: timedelta
     cutoffs: Mapping[str, time]
     zone: ZoneInfo
+    pickup_days: Mapping[str, Collection[int]]  # carrier -> weekdays (Monday 0) it collects
 
 
 @dataclass
@@ -61,7 +62,7 @@ async def build_wave(session: AsyncSession, rules: WaveRules, *, created_by: str
             volume += ln.quantity * p.length_mm * p.width_mm * p.height_mm / 1e6
             weight += ln.quantity * p.weight_grams / 1000
         candidate = WaveCandidate(pick_list_id=pl.id, released_at=pl.created_at, volume_l=volume, weight_kg=weight,
-                                  due_at=due_at(pl.created_at, carrier, rules.cutoffs, rules.zone))
+                                  due_at=due_at(pl.created_at, carrier, rules.cutoffs, rules.zone, rules.pickup_days))
         if not fits(candidate, rules.trolley):
             passed.too_big += 1
             continue

@@ -1,6 +1,7 @@
 """Wave picking: which open orders go on one trolley round, and when each order is due.
 
-An order is due at its carrier's next pickup cut-off after it was released to the warehouse.
+An order is due at its carrier's next pickup cut-off after it was released to the warehouse,
+on a day the carrier collects (``parse_pickup_days``: most collect Monday to Friday).
 A wave takes the orders due first (and those due within a window after them), oldest release
 first, up to the trolley's capacity in orders, volume and weight; an order too big for a
 trolley on its own is left to be picked alone. The wave is walked as one route
@@ -8,7 +9,7 @@ trolley on its own is left to be picked alone. The wave is walked as one route
 pack station. Pure: no I/O, so the benchmark and the tests run it directly.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -33,21 +34,53 @@ class WaveCandidate:
     weight_kg: float
 
 
-def next_cutoff(after: datetime, cutoff: time, zone: ZoneInfo) -> datetime:
-    """The first moment at wall-clock ``cutoff`` in ``zone`` strictly after ``after`` (aware,
-    returned in the same zone as ``after``). Weekends and holidays are not modelled."""
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = date.weekday()
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONDAY_TO_FRIDAY = frozenset(range(5))
+
+
+def parse_pickup_days(text: str) -> frozenset[int]:
+    """The weekdays (Monday 0 .. Sunday 6) in ``text``: English names (``Mon`` or ``Monday``,
+    any case) separated by commas, and ranges such as ``Mon-Fri`` (a range may run past
+    Sunday: ``Sat-Mon``). ``ValueError`` saying what is wrong otherwise."""
+    days: set[int] = set()
+    for part in text.split(","):
+        ends = [_weekday(name) for name in part.split("-")]
+        if len(ends) > 2 or None in ends:
+            raise ValueError(f"{text!r} is no list of weekdays; give e.g. Mon-Fri, Mon-Sat or Mon,Wed,Fri")
+        first, last = ends[0], ends[-1]
+        days.update((first + k) % 7 for k in range((last - first) % 7 + 1))
+    return frozenset(days)
+
+
+def _weekday(name: str) -> int | None:
+    name = name.strip().lower()
+    return next((i for i, day in enumerate(WEEKDAYS) if name in (day, _FULL_NAMES[i])), None)
+
+
+def next_cutoff(after: datetime, cutoff: time, zone: ZoneInfo, days: Collection[int]) -> datetime:
+    """The first moment at wall-clock ``cutoff`` in ``zone``, on one of the weekdays ``days``
+    (Monday 0), strictly after ``after`` (aware, returned in the same zone as ``after``). The
+    time is the local one on that date, so across a change to or from summer time the
+    cut-off stays at the same wall-clock time. Public holidays are not modelled."""
+    if not set(days) & set(range(7)):
+        raise ValueError(f"pickup days {sorted(days)} hold no weekday (Monday 0 .. Sunday 6)")
     local = after.astimezone(zone)
-    candidate = datetime.combine(local.date(), cutoff, tzinfo=zone)
-    if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), cutoff, tzinfo=zone)
-    return candidate.astimezone(after.tzinfo)
+    for ahead in range(8):  # today may be a pickup day whose cut-off has passed: a week on
+        day = local.date() + timedelta(days=ahead)
+        candidate = datetime.combine(day, cutoff, tzinfo=zone)
+        if day.weekday() in days and candidate > local:
+            return candidate.astimezone(after.tzinfo)
+    raise AssertionError("a pickup day comes within a week")
 
 
-def due_at(released_at: datetime, carrier: str | None, cutoffs: Mapping[str, time], zone: ZoneInfo) -> datetime:
-    """When the order must be packed: its carrier's next cut-off, or, with no carrier known
+def due_at(released_at: datetime, carrier: str | None, cutoffs: Mapping[str, time], zone: ZoneInfo,
+           pickup_days: Mapping[str, Collection[int]]) -> datetime:
+    """When the order must be packed: its carrier's next cut-off on one of its pickup days
+    (Monday to Friday for a carrier ``pickup_days`` does not name), or, with no carrier known
     yet (chosen at booking by price or speed), the earliest next cut-off of all carriers."""
     carriers = [carrier] if carrier in cutoffs else list(cutoffs)
-    return min(next_cutoff(released_at, cutoffs[c], zone) for c in carriers)
+    return min(next_cutoff(released_at, cutoffs[c], zone, pickup_days.get(c, MONDAY_TO_FRIDAY)) for c in carriers)
 
 
 def fits(candidate: WaveCandidate, trolley: Trolley) -> bool:

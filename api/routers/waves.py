@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from activities.planning.waves import Trolley
+from activities.planning.waves import Trolley, parse_pickup_days
 from api.deps import Sessions, SettingsDep, Temporal, WarehouseOrOps
 from api.errors import ApiError
 from api.routers.warehouse import (
@@ -91,7 +91,8 @@ def wave_rules(settings: Settings) -> WaveRules:
                                      max_weight_kg=settings.wave_max_weight_kg),
                      window=timedelta(minutes=settings.wave_window_minutes),
                      cutoffs={c: time.fromisoformat(t) for c, t in settings.carrier_pickup_cutoffs.items()},
-                     zone=ZoneInfo(settings.warehouse_timezone))
+                     zone=ZoneInfo(settings.warehouse_timezone),
+                     pickup_days={c: parse_pickup_days(d) for c, d in settings.carrier_pickup_days.items()})
 
 
 async def _wave(session: Any, wave_id: str, *, lock: bool = False) -> Wave:

@@ -1,31 +1,113 @@
-"""The wave planner: due times from carrier cut-offs, which orders go on a trolley, and one
-route through all of them."""
+"""The wave planner: due times from carrier cut-offs on the carriers' pickup days, which
+orders go on a trolley, and one route through all of them."""
 
 import random
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+from pydantic import ValidationError
+
 from activities.planning.layout import Point, demo_layout, rack_y, walking_distance
 from activities.planning.routing import plan_route
-from activities.planning.waves import Trolley, WaveCandidate, choose_wave, due_at, next_cutoff, wave_route
+from activities.planning.waves import (
+    MONDAY_TO_FRIDAY,
+    Trolley,
+    WaveCandidate,
+    choose_wave,
+    due_at,
+    next_cutoff,
+    parse_pickup_days,
+    wave_route,
+)
+from settings import Settings
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 CUTOFFS = {"postnl": time(17, 0), "dhl": time(16, 30), "freight": time(14, 0)}
-NOON = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # 12:00 in Amsterdam (CET)
+DAYS = {"postnl": parse_pickup_days("Mon-Sat"), "dhl": MONDAY_TO_FRIDAY}  # freight: not named
+NOON = datetime(2026, 11, 27, 11, 0, tzinfo=UTC)  # Friday, 12:00 in Amsterdam (CET)
+EVERY_DAY = frozenset(range(7))
 
 
 def test_an_order_is_due_at_its_carriers_next_cutoff_in_local_time() -> None:
-    assert next_cutoff(NOON, time(17, 0), AMSTERDAM) == datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
-    # After the day's cut-off: tomorrow's.
+    assert next_cutoff(NOON, time(17, 0), AMSTERDAM, MONDAY_TO_FRIDAY) == datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    # After the day's cut-off: the next day's, for a carrier that comes every day.
     evening = datetime(2026, 11, 27, 16, 30, tzinfo=UTC)
-    assert next_cutoff(evening, time(17, 0), AMSTERDAM) == datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
+    assert next_cutoff(evening, time(17, 0), AMSTERDAM, EVERY_DAY) == datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
+    # Exactly at the cut-off is too late: the truck is leaving.
+    assert next_cutoff(datetime(2026, 11, 27, 16, 0, tzinfo=UTC), time(17, 0), AMSTERDAM,
+                       EVERY_DAY) == datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
     # Summer time: 17:00 in Amsterdam is 15:00 UTC.
     summer = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
-    assert next_cutoff(summer, time(17, 0), AMSTERDAM) == datetime(2026, 7, 1, 15, 0, tzinfo=UTC)
-    assert due_at(NOON, "postnl", CUTOFFS, AMSTERDAM) == datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    assert next_cutoff(summer, time(17, 0), AMSTERDAM, MONDAY_TO_FRIDAY) == datetime(2026, 7, 1, 15, 0, tzinfo=UTC)
+    assert due_at(NOON, "postnl", CUTOFFS, AMSTERDAM, DAYS) == datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
     # No carrier chosen yet: ready for the earliest pickup of all.
-    assert due_at(NOON, None, CUTOFFS, AMSTERDAM) == datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
-    assert due_at(NOON, "unknown-carrier", CUTOFFS, AMSTERDAM) == due_at(NOON, None, CUTOFFS, AMSTERDAM)
+    assert due_at(NOON, None, CUTOFFS, AMSTERDAM, DAYS) == datetime(2026, 11, 27, 13, 0, tzinfo=UTC)
+    assert due_at(NOON, "unknown-carrier", CUTOFFS, AMSTERDAM, DAYS) == due_at(NOON, None, CUTOFFS, AMSTERDAM, DAYS)
+
+
+def test_after_fridays_cutoff_an_order_waits_for_the_next_pickup_day() -> None:
+    evening = datetime(2026, 11, 27, 16, 45, tzinfo=UTC)  # Friday 17:45, every cut-off passed
+    monday_dhl = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)  # Monday 16:30 CET
+    assert due_at(evening, "dhl", CUTOFFS, AMSTERDAM, DAYS) == monday_dhl
+    # A carrier not named collects Monday to Friday.
+    assert due_at(evening, "freight", CUTOFFS, AMSTERDAM, DAYS) == datetime(2026, 11, 30, 13, 0, tzinfo=UTC)
+    # PostNL collects on Saturday: due then; without a carrier the earliest of all is that too.
+    saturday_postnl = datetime(2026, 11, 28, 16, 0, tzinfo=UTC)
+    assert due_at(evening, "postnl", CUTOFFS, AMSTERDAM, DAYS) == saturday_postnl
+    assert due_at(evening, None, CUTOFFS, AMSTERDAM, DAYS) == saturday_postnl
+    # Released on Saturday morning or Sunday: DHL's next pickup is Monday's, never the weekend's.
+    for weekend in (datetime(2026, 11, 28, 8, 0, tzinfo=UTC), datetime(2026, 11, 29, 20, 0, tzinfo=UTC)):
+        assert due_at(weekend, "dhl", CUTOFFS, AMSTERDAM, DAYS) == monday_dhl
+    # On a pickup day before its cut-off: that day. A once-a-week carrier: a week on, after it.
+    wednesdays = frozenset({2})
+    wednesday = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    assert next_cutoff(wednesday, time(14, 0), AMSTERDAM, wednesdays) == datetime(2026, 12, 2, 13, 0, tzinfo=UTC)
+    assert next_cutoff(wednesday + timedelta(hours=5), time(14, 0), AMSTERDAM,
+                       wednesdays) == datetime(2026, 12, 9, 13, 0, tzinfo=UTC)
+    with pytest.raises(ValueError, match="no weekday"):
+        next_cutoff(wednesday, time(14, 0), AMSTERDAM, frozenset())
+
+
+def test_over_a_weekend_with_a_clock_change_the_cutoff_keeps_its_wall_clock_time() -> None:
+    # Summer time ends on Sunday 25 October 2026: Friday's 16:30 is 14:30 UTC, Monday's 15:30.
+    friday = datetime(2026, 10, 23, 14, 0, tzinfo=UTC)
+    assert due_at(friday, "dhl", CUTOFFS, AMSTERDAM, DAYS) == datetime(2026, 10, 23, 14, 30, tzinfo=UTC)
+    assert due_at(friday + timedelta(hours=1), "dhl", CUTOFFS, AMSTERDAM, DAYS) == datetime(2026, 10, 26, 15, 30, tzinfo=UTC)
+    # It begins on Sunday 29 March 2026: Friday 16:30 CET is 15:30 UTC, Monday 16:30 CEST 14:30.
+    friday = datetime(2026, 3, 27, 16, 0, tzinfo=UTC)
+    assert due_at(friday, "dhl", CUTOFFS, AMSTERDAM, DAYS) == datetime(2026, 3, 30, 14, 30, tzinfo=UTC)
+    # The answer keeps the zone it was asked in.
+    local = due_at(friday.astimezone(AMSTERDAM), "dhl", CUTOFFS, AMSTERDAM, DAYS)
+    assert (local.tzinfo, local.hour, local.minute, local.weekday()) == (AMSTERDAM, 16, 30, 0)
+
+
+def test_pickup_days_are_read_from_ranges_and_lists_of_weekdays() -> None:
+    assert parse_pickup_days("Mon-Fri") == MONDAY_TO_FRIDAY == frozenset({0, 1, 2, 3, 4})
+    assert parse_pickup_days("mon-sat") == frozenset(range(6))
+    assert parse_pickup_days("Mon, Wed ,Friday") == frozenset({0, 2, 4})
+    assert parse_pickup_days("Mon-Wed,Fri") == frozenset({0, 1, 2, 4})
+    assert parse_pickup_days("Sat-Mon") == frozenset({5, 6, 0})  # past Sunday
+    assert parse_pickup_days("Sun") == frozenset({6})
+    for wrong in ("", "Mon-", "Mon-Tue-Wed", "Mo-Fr", "weekdays", "Mon;Fri", "Mon,,Fri"):
+        with pytest.raises(ValueError, match="no list of weekdays; give e.g. Mon-Fri"):
+            parse_pickup_days(wrong)
+
+
+def test_the_pickup_days_setting_is_checked_at_startup(monkeypatch) -> None:
+    defaults = Settings(_env_file=None)
+    assert {c: parse_pickup_days(d) for c, d in defaults.carrier_pickup_days.items()} == {
+        "postnl": frozenset(range(6)), "dhl": MONDAY_TO_FRIDAY, "dpd": MONDAY_TO_FRIDAY, "freight": MONDAY_TO_FRIDAY}
+    monkeypatch.setenv("ORDERFLOW_CARRIER_PICKUP_DAYS", '{"postnl": "Mon-Fri", "dhl": "Mon,Wed,Fri"}')
+    assert Settings(_env_file=None).carrier_pickup_days == {"postnl": "Mon-Fri", "dhl": "Mon,Wed,Fri"}
+    with pytest.raises(ValidationError, match=r"ORDERFLOW_CARRIER_PICKUP_DAYS: 'dhl' has 'Mon-Frii' is no list of weekdays"):
+        Settings(_env_file=None, carrier_pickup_days={"dhl": "Mon-Frii"})
+    with pytest.raises(ValidationError, match=r"ORDERFLOW_CARRIER_PICKUP_DAYS: no cut-off in "
+                       r"ORDERFLOW_CARRIER_PICKUP_CUTOFFS for 'post-nl' \(it has postnl, dhl, dpd, freight\)"):
+        Settings(_env_file=None, carrier_pickup_days={"post-nl": "Mon-Sat"})
+    # The default days name carriers a deployment may not use: no error for those.
+    monkeypatch.delenv("ORDERFLOW_CARRIER_PICKUP_DAYS")
+    assert Settings(_env_file=None, carrier_pickup_cutoffs={"ups": "18:00"}).carrier_pickup_cutoffs == {"ups": "18:00"}
 
 
 def _c(name: str, due_h: float, released_min: int = 0, volume: float = 10, weight: float = 5) -> WaveCandidate:
