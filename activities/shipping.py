@@ -24,7 +24,7 @@ from activities.planning.packing import plan_packing
 from activities.ports import CarrierGateway, CarrierRefused, Parcel
 from activities.warehouse import item_for
 from domain.enums import ErrorType, ShipmentStatus, ShippingPreference
-from domain.models import ShipmentInfo, ShipmentRequest
+from domain.models import PackedPackage, ShipmentInfo, ShipmentRequest
 from domain.shipping import PACKAGING_WEIGHT_FACTOR, RateOption, rank_rates
 from storage.models import Order, OrderLine, PackingPlanRecord, Product, Shipment, ShipmentPackage
 from storage.db import transaction
@@ -94,6 +94,14 @@ async def order_packages(session: AsyncSession, order: Order) -> list[PlannedPac
     return planned_packages(record.plan, loose, country, postcode)
 
 
+def packed_packages(packed: list[PackedPackage], order: Order) -> list[PlannedPackage]:
+    """The packages the packer reported, as the carrier sees them."""
+    country, postcode = order.ship_country or "NL", order.ship_postcode or ""
+    return [PlannedPackage(Parcel(weight_grams=p.weight_grams, length_mm=p.length_mm, width_mm=p.width_mm,
+                                  height_mm=p.height_mm, country=country, postcode=postcode), p.container)
+            for p in packed]
+
+
 async def basket_packages(session: AsyncSession, quantities: dict[str, int], country: str,
                           postcode: str) -> list[Parcel]:
     """The packages a basket of SKUs would make, planned as the order's would be (for quotes);
@@ -128,13 +136,14 @@ class ShippingActivities:
 
     @activity.defn
     async def book_shipment(self, req: ShipmentRequest) -> ShipmentInfo:
-        """Book every package of the order with the carrier the customer's preference ranks
-        first among those that take every package; a refusal moves on to the next."""
+        """Book every package of the order (as the packer reported packing them, else as
+        planned) with the carrier the customer's preference ranks first among those that take
+        every package; a refusal moves on to the next."""
         async with self._sessions() as session:
             order = await session.get(Order, req.order_id)
             if order is None:
                 raise refusal(ErrorType.ORDER_NOT_FOUND, f"order {req.order_id} does not exist")
-            packages = await order_packages(session, order)
+            packages = packed_packages(req.packages, order) if req.packages else await order_packages(session, order)
         parcels = [p.parcel for p in packages]
         rates = await self._carrier.rates(parcels)
         choice = rank_rates(

@@ -222,6 +222,24 @@ class StepBody(CleanText):
     confirmed_by: Name | None = Field(default=None, description="Who did it; defaults to the API key's name")
 
 
+class PackedPackageBody(CleanText):
+    model_config = ConfigDict(extra="forbid")
+
+    length_mm: int = Field(ge=1, le=3_000, description="Outer length in mm")
+    width_mm: int = Field(ge=1, le=3_000, description="Outer width in mm")
+    height_mm: int = Field(ge=1, le=3_000, description="Outer height in mm")
+    weight_grams: int = Field(ge=1, le=1_500_000, description="Gross weight in grams, packaging included")
+    container: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)] | None = Field(
+        default=None, description="The container used (a catalogue code such as BOX-M), if any")
+
+
+class PackBody(StepBody):
+    packages: list[PackedPackageBody] | None = Field(
+        default=None, min_length=1, max_length=99,
+        description="What was actually packed, when it differs from the packing plan: each package's outer "
+                    "size and gross weight. The carrier is booked with these instead of the plan's packages.")
+
+
 class CancelBody(CleanText):
     model_config = ConfigDict(extra="forbid")
 

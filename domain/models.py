@@ -94,11 +94,23 @@ class ReleaseResult(BaseModel):
 # --- shipping -------------------------------------------------------------------------
 
 
+class PackedPackage(BaseModel):
+    """A package as the packer made it: outer size and gross weight, and the container used."""
+
+    length_mm: int = Field(ge=1, le=3_000)
+    width_mm: int = Field(ge=1, le=3_000)
+    height_mm: int = Field(ge=1, le=3_000)
+    weight_grams: int = Field(ge=1, le=1_500_000)
+    container: str | None = Field(default=None, max_length=32)
+
+
 class ShipmentRequest(BaseModel):
-    """Book an order's shipment, or cancel its booking."""
+    """Book an order's shipment, or cancel its booking. ``packages``: what the packer reported
+    packing, booked instead of the packing plan's packages."""
 
     order_id: str
     idempotency_key: str
+    packages: list[PackedPackage] | None = None
 
 
 class ShipmentInfo(BaseModel):
@@ -156,6 +168,12 @@ class StepConfirmation(BaseModel):
     """Pick, pack or handover confirmation from warehouse staff."""
 
     confirmed_by: str | None = None
+
+
+class PackConfirmation(StepConfirmation):
+    """The pack confirmation; ``packages`` when the packer packed otherwise than the plan."""
+
+    packages: list[PackedPackage] | None = None
 
 
 class TrackingUpdate(BaseModel):

@@ -57,6 +57,8 @@ with workflow.unsafe.imports_passed_through():
         OrderView,
         OrderWorkflowInput,
         NewPayment,
+        PackConfirmation,
+        PackedPackage,
         PaymentRequest,
         PaymentResult,
         RaiseAlertRequest,
@@ -147,6 +149,8 @@ class OrderWorkflow:
         # the idempotency keys of each occurrence apart.
         self._short_pick: ShortPickReport | None = None
         self._shortage_round = 0
+        # What the packer reported packing, when not the packing plan: booked as packed.
+        self._packed_as: list[PackedPackage] | None = None
 
     # --- the process ------------------------------------------------------------------
 
@@ -406,7 +410,8 @@ class OrderWorkflow:
         self._booking_started = True
         try:
             self._shipment = await self._step(
-                ShippingActivities.book_shipment, ShipmentRequest(order_id=self._order_id, idempotency_key=self._key("book")))
+                ShippingActivities.book_shipment, ShipmentRequest(order_id=self._order_id, idempotency_key=self._key("book"),
+                                                                  packages=self._packed_as))
         except ActivityError as err:
             if not _is_refusal(err, ErrorType.CARRIER_REFUSED):
                 raise
@@ -629,9 +634,14 @@ class OrderWorkflow:
         self._picked = True
         self._note(TimelineKind.EVENT, f"pick confirmed{' by ' + c.confirmed_by if c.confirmed_by else ''}")
 
-    def _apply_pack(self, c: StepConfirmation) -> None:
+    def _apply_pack(self, c: PackConfirmation) -> None:
         self._packed = True
-        self._note(TimelineKind.EVENT, f"pack confirmed{' by ' + c.confirmed_by if c.confirmed_by else ''}")
+        self._packed_as = c.packages
+        packed_as = ""
+        if c.packages:
+            kg = sum(p.weight_grams for p in c.packages) / 1000
+            packed_as = f": {len(c.packages)} package{'s' if len(c.packages) > 1 else ''} as packed ({kg:.1f} kg)"
+        self._note(TimelineKind.EVENT, f"pack confirmed{' by ' + c.confirmed_by if c.confirmed_by else ''}{packed_as}")
 
     def _apply_handover(self, c: StepConfirmation) -> None:
         self._handed_over = True
@@ -673,18 +683,18 @@ class OrderWorkflow:
         self._signal("confirm_picked", rules.decide_pick(self._progress()), lambda: self._apply_pick(c))
 
     @workflow.update(name="confirm_packed")
-    async def confirm_packed(self, c: StepConfirmation) -> StepResult:
+    async def confirm_packed(self, c: PackConfirmation) -> StepResult:
         decision = rules.decide_pack(self._progress())
         if decision.outcome == rules.Outcome.ACCEPT:
             self._apply_pack(c)
         return self._result(decision)
 
     @confirm_packed.validator
-    def _validate_pack(self, c: StepConfirmation) -> None:
+    def _validate_pack(self, c: PackConfirmation) -> None:
         self._validate(rules.decide_pack(self._progress()))
 
     @workflow.signal(name="confirm_packed")
-    def confirm_packed_signal(self, c: StepConfirmation) -> None:
+    def confirm_packed_signal(self, c: PackConfirmation) -> None:
         self._signal("confirm_packed", rules.decide_pack(self._progress()), lambda: self._apply_pack(c))
 
     @workflow.update(name="confirm_handover")

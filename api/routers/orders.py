@@ -34,6 +34,7 @@ from api.schemas import (
     OrderPage,
     OrderSummary,
     PaymentOut,
+    PackBody,
     PlaceOrder,
     RefusedOut,
     ShipmentOut,
@@ -46,7 +47,15 @@ from api.temporal import ensure_started, live_view, send_update, workflow_id
 from domain.accountability import NOTED_BY_ORDER_WORKFLOW, Actor, StaffActionKind
 from domain.enums import OrderStatus, Role, TimelineKind
 from domain.intake import NewOrder
-from domain.models import CancelRequest, FeedbackInput, NewPayment, OrderView, StepConfirmation
+from domain.models import (
+    CancelRequest,
+    FeedbackInput,
+    NewPayment,
+    OrderView,
+    PackConfirmation,
+    PackedPackage,
+    StepConfirmation,
+)
 from domain.rules import FINAL_STATUSES
 from domain.stock import BackorderDecisionInput
 from logs import get_logger
@@ -459,6 +468,15 @@ async def cancel(
     compensations have run (stock released, payment voided or refunded, booking cancelled):
     the status is then CANCELLED. 409 once the parcel is with the carrier or the order is
     finished; a repeat answers 200 with `accepted: false`. Roles: channel (own orders), ops."""
+OptionalPackBody = Annotated[PackBody | None, Body(openapi_examples={
+    "as_planned": {"summary": "Packed as the plan says", "value": {}},
+    "as_packed": {"summary": "Packed otherwise: the packages as weighed", "value": {
+        "confirmed_by": "Fatima (pack station 2)",
+        "packages": [{"length_mm": 400, "width_mm": 300, "height_mm": 250, "weight_grams": 4200, "container": "BOX-M"},
+                     {"length_mm": 1600, "width_mm": 700, "height_mm": 900, "weight_grams": 41000}]}},
+})]
+
+
     order = await load_order(sessions, principal, order_id)
     if order.status == OrderStatus.CANCELLED:
         # The workflow has ended, but a repeated cancel is still a harmless no-op.
@@ -483,12 +501,16 @@ async def pick(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessions,
 
 @router.post("/{order_id}/pack", response_model=StepOut, responses=STEP_RESPONSES, summary="Confirm the pack")
 async def pack(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessions, temporal: Temporal,
-               settings: SettingsDep, body: OptionalStepBody = None) -> StepOut:
+               settings: SettingsDep, body: OptionalPackBody = None) -> StepOut:
     """Body (optional): `{"confirmed_by": "..."}`. The order is packed; the carrier is booked
-    next. 409 naming the status when the pick was not confirmed. Roles: warehouse, ops."""
+    next, with the packing plan's packages (`GET /orders/{id}/packing-plan`), or with
+    `packages` when the packer packed otherwise: each package's outer size (mm) and gross
+    weight (g), as weighed at the pack station. 409 naming the status when the pick was not
+    confirmed. Roles: warehouse, ops."""
     confirmation, actor = _confirmation(principal, body)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_packed,
-                       confirmation, StaffActionKind.PACK, actor)
+                       PackConfirmation(**confirmation.model_dump(), packages=packages), StaffActionKind.PACK, actor,
+                       detail)
 
 
 @router.post("/{order_id}/handover", response_model=StepOut, responses=STEP_RESPONSES,
@@ -497,6 +519,8 @@ async def handover(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessi
                    settings: SettingsDep, body: OptionalStepBody = None) -> StepOut:
     """Body (optional): `{"confirmed_by": "..."}`. The parcel is with the carrier: stock leaves
     the shelf, a card payment is captured, the order becomes SHIPPED. 409 naming the status
+    packages = [PackedPackage(**p.model_dump()) for p in body.packages] if body and body.packages else None
+    detail = f"{len(packages)} package(s) as packed, not as planned" if packages else None
     when the pack was not confirmed. Roles: warehouse, ops."""
     confirmation, actor = _confirmation(principal, body)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_handover,
