@@ -33,8 +33,8 @@ from api.schemas import (
     OrderOut,
     OrderPage,
     OrderSummary,
-    PaymentOut,
     PackBody,
+    PaymentOut,
     PlaceOrder,
     RefusedOut,
     ShipmentOut,
@@ -458,6 +458,15 @@ OptionalStepBody = Annotated[StepBody | None, Body(openapi_examples={
 })]
 
 
+OptionalPackBody = Annotated[PackBody | None, Body(openapi_examples={
+    "as_planned": {"summary": "Packed as the plan says", "value": {}},
+    "as_packed": {"summary": "Packed otherwise: the packages as weighed", "value": {
+        "confirmed_by": "Fatima (pack station 2)",
+        "packages": [{"length_mm": 400, "width_mm": 300, "height_mm": 250, "weight_grams": 4200, "container": "BOX-M"},
+                     {"length_mm": 1600, "width_mm": 700, "height_mm": 900, "weight_grams": 41000}]}},
+})]
+
+
 @router.post("/{order_id}/cancel", response_model=StepOut, responses=STEP_RESPONSES, summary="Cancel an order")
 async def cancel(
     order_id: OrderId, principal: ChannelOrOps, sessions: Sessions, temporal: Temporal, settings: SettingsDep,
@@ -468,15 +477,6 @@ async def cancel(
     compensations have run (stock released, payment voided or refunded, booking cancelled):
     the status is then CANCELLED. 409 once the parcel is with the carrier or the order is
     finished; a repeat answers 200 with `accepted: false`. Roles: channel (own orders), ops."""
-OptionalPackBody = Annotated[PackBody | None, Body(openapi_examples={
-    "as_planned": {"summary": "Packed as the plan says", "value": {}},
-    "as_packed": {"summary": "Packed otherwise: the packages as weighed", "value": {
-        "confirmed_by": "Fatima (pack station 2)",
-        "packages": [{"length_mm": 400, "width_mm": 300, "height_mm": 250, "weight_grams": 4200, "container": "BOX-M"},
-                     {"length_mm": 1600, "width_mm": 700, "height_mm": 900, "weight_grams": 41000}]}},
-})]
-
-
     order = await load_order(sessions, principal, order_id)
     if order.status == OrderStatus.CANCELLED:
         # The workflow has ended, but a repeated cancel is still a harmless no-op.
@@ -508,6 +508,8 @@ async def pack(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessions,
     weight (g), as weighed at the pack station. 409 naming the status when the pick was not
     confirmed. Roles: warehouse, ops."""
     confirmation, actor = _confirmation(principal, body)
+    packages = [PackedPackage(**p.model_dump()) for p in body.packages] if body and body.packages else None
+    detail = f"{len(packages)} package(s) as packed, not as planned" if packages else None
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_packed,
                        PackConfirmation(**confirmation.model_dump(), packages=packages), StaffActionKind.PACK, actor,
                        detail)
@@ -519,8 +521,6 @@ async def handover(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessi
                    settings: SettingsDep, body: OptionalStepBody = None) -> StepOut:
     """Body (optional): `{"confirmed_by": "..."}`. The parcel is with the carrier: stock leaves
     the shelf, a card payment is captured, the order becomes SHIPPED. 409 naming the status
-    packages = [PackedPackage(**p.model_dump()) for p in body.packages] if body and body.packages else None
-    detail = f"{len(packages)} package(s) as packed, not as planned" if packages else None
     when the pack was not confirmed. Roles: warehouse, ops."""
     confirmation, actor = _confirmation(principal, body)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_handover,
