@@ -222,7 +222,7 @@ class WarehouseActivities:
             for line in pick_list.lines:
                 left = line.quantity - line.picked - line.short
                 if left > 0:
-                    stock = await session.get(BinStock, line.bin_stock_id)
+                    stock = await session.get(BinStock, line.bin_stock_id, with_for_update=True)
                     stock.quantity -= left
                     stock.allocated -= left
                     line.picked = line.quantity - line.short
