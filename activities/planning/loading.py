@@ -303,12 +303,22 @@ def plan_load(packages: list[Package], vehicle: Vehicle) -> LoadPlan:
     for i in range(len(ordered) - 1, -1, -1):
         least = min(least, ordered[i].length, ordered[i].width, ordered[i].height)
         smallest[i] = int(least)
+    # Shapes (per stop) that found no room: loading more only takes room away, so the same
+    # shape is not searched for again. This keeps a full trailer from scanning every corner
+    # for each of the many packages left.
+    no_room: set[tuple[int, tuple[int, ...], bool, bool]] = set()
     for i, p in enumerate(ordered):
         reason = _reason_alone(p, vehicle)
         if reason is None and load.weight + p.weight_g > vehicle.payload_g:
             reason = (f"over the payload: {load.weight / 1000:.1f} of {vehicle.payload_kg} kg already loaded "
                       f"and this one weighs {p.weight_g / 1000:.1f} kg")
-        placement = load.place(p, len(plan.placements) + 1, smallest[i]) if reason is None else None
+        shape = (p.stop, (p.height, *sorted((p.length, p.width))) if p.upright or p.pallet
+                 else tuple(sorted((p.length, p.width, p.height))), p.upright, p.pallet)
+        placement = None
+        if reason is None and shape not in no_room:
+            placement = load.place(p, len(plan.placements) + 1, smallest[i])
+            if placement is None:
+                no_room.add(shape)
         if placement is not None:
             plan.placements.append(placement)
         else:
