@@ -1,6 +1,7 @@
 """Warehouse planners on generated orders: pick route length against the S-shape rule and the
 optimum, packing containers and utilisation against a lower bound and first-fit decreasing,
-wave picking against one order at a time, and the time each plan takes. Run: ``make bench-warehouse`` (prints a table; seeded, so the
+wave picking against one order at a time, vehicle loading (``scripts.bench_loading``), and the time
+each plan takes. Run: ``make bench-warehouse`` (prints a table; seeded, so the
 figures repeat)."""
 
 import random
@@ -11,6 +12,7 @@ from activities.planning.layout import Point, demo_layout, rack_y
 from activities.planning.packing import CONTAINERS, Item, first_fit_decreasing, lower_bound, pack_kind, plan_packing
 from activities.planning.routing import held_karp, plan_route, s_shape
 from activities.planning.waves import wave_route
+from scripts.bench_loading import bench_loading
 
 ORDERS = 40
 # Parcel goods like the demo catalogue's: (l, w, h mm, grams, fragile)
@@ -95,3 +97,4 @@ if __name__ == "__main__":
     bench_routes(rng)
     bench_packing(rng)
     bench_waves(rng)
+    bench_loading(rng)
