@@ -20,12 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from activities.planning.loading import Package, number_stops, stop_region
-from activities.planning.packing import CONTAINERS
 from domain.enums import OrderStatus, ShipmentStatus
+from storage.containers import Container
 from storage.models import Base, Order, PackingPlanRecord, Shipment, ShipmentPackage, utcnow
 
 OPEN, DEPARTED, CANCELLED = "open", "departed", "cancelled"
-_KIND = {c.code: c.kind for c in CONTAINERS}
 
 
 class Dispatch(Base):
@@ -149,6 +148,9 @@ async def find_packages(session: AsyncSession, carrier: str, *, tracking_numbers
     found_shipments = {p.shipment_id for p, *_ in rows}
     unknown = [t for t in tracking_numbers or [] if t not in found_numbers]
     unknown += [s for s in shipment_ids or [] if s not in found_shipments]
+    # A package's container kind (pallet, crate, box) from the container catalogue; a retired
+    # container is still there, so older packages are known too.
+    kinds = dict((await session.execute(select(Container.code, Container.kind))).all())
     ready: list[ReadyPackage] = []
     not_ready: list[NotReady] = []
     upright_by_order: dict[str, dict[int, bool]] = {}
@@ -160,7 +162,7 @@ async def find_packages(session: AsyncSession, carrier: str, *, tracking_numbers
             continue
         if order.id not in upright_by_order:
             upright_by_order[order.id] = await _packed_upright(session, order.id)
-        kind = _KIND.get(package.container or "")
+        kind = kinds.get(package.container or "")
         ready.append(ReadyPackage(
             tracking_number=package.tracking_number, shipment_id=shipment.id, order_id=order.id,
             carrier=shipment.carrier, region=stop_region(order.ship_country or "NL", order.ship_postcode or ""),
