@@ -32,13 +32,16 @@ from activities.planning.loading import (
     plan_load,
 )
 from activities.planning.loading_check import check_load_plan
-from api.deps import Sessions, SettingsDep, WarehouseOrOps
+from api.deps import Sessions, SettingsDep, Temporal, WarehouseOrOps
 from api.errors import ApiError
+from api.routers.orders import handover
+from api.schemas import StepBody
 from domain.accountability import StaffActionKind
 from logs import get_logger
 from storage.db import transaction
 from storage.dispatches import (
     CANCELLED,
+    DEPARTED,
     OPEN,
     Dispatch,
     DispatchPackage,
@@ -109,6 +112,13 @@ class LeftOutOut(BaseModel):
     reason: str
 
 
+class HandoverOut(BaseModel):
+    order_id: str
+    handed_over: bool
+    status: str | None = Field(description="the order's status after the handover, when known")
+    message: str
+
+
 class DispatchOut(BaseModel):
     id: str
     carrier: str
@@ -126,6 +136,14 @@ class DispatchOut(BaseModel):
     created_at: datetime
     closed_at: datetime | None
     packages: list[DispatchPackageOut] | None = None
+    handover: list[HandoverOut] | None = Field(default=None, description="departure only: each order's handover")
+
+
+class DepartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    confirmed_by: str | None = Field(default=None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                     description="who saw the vehicle off; defaults to the API key's name")
 
 
 class PlacementOut(BaseModel):
@@ -411,3 +429,42 @@ async def cancel_dispatch(dispatch_id: str, principal: WarehouseOrOps, sessions:
         session.add(action_row(StaffActionKind.DISPATCH, principal.actor(),
                                detail=f"dispatch {d.id} for {d.carrier} cancelled: {d.loaded} packages free again"))
         return _out(d, with_packages=True)
+
+
+@router.post("/warehouse/dispatches/{dispatch_id}/depart", response_model=DispatchOut,
+             summary="The vehicle leaves: hand over every order in it")
+async def depart(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions, temporal: Temporal,
+                 settings: SettingsDep, body: DepartIn | None = None) -> DispatchOut:
+    """Confirms the handover of each order loaded (as `POST /orders/{id}/handover` does: stock
+    leaves the shelf, a card is captured, the order becomes SHIPPED) and closes the dispatch.
+    An order that cannot be handed over (cancelled since it was loaded) is listed under
+    `handover` with why: take its packages out of the vehicle. A repeat answers the departed
+    dispatch; a cancelled one cannot depart (409). Roles: warehouse, ops."""
+    async with sessions() as session:
+        d = await _dispatch(session, dispatch_id)
+    if d.status == DEPARTED:
+        return _out(d, with_packages=True)
+    if d.status != OPEN:
+        raise ApiError(409, f"dispatch {d.id} is {d.status}; only an open dispatch can depart", status=d.status)
+    step = StepBody(confirmed_by=body.confirmed_by) if body and body.confirmed_by else None
+    results = []
+    for order_id in dict.fromkeys(p.order_id for p in d.packages):
+        try:
+            done = await handover(order_id, principal, sessions, temporal, settings, step)
+            results.append(HandoverOut(order_id=order_id, handed_over=True, status=done.status, message=done.message))
+        except ApiError as exc:
+            results.append(HandoverOut(order_id=order_id, handed_over=False, status=exc.extra.get("status"),
+                                       message=exc.detail))
+    async with transaction(sessions) as session:
+        d = await _dispatch(session, dispatch_id, lock=True)
+        if d.status == OPEN:  # a twin request may have closed it meanwhile
+            d.status, d.closed_at = DEPARTED, utcnow()
+            for p in d.packages:
+                p.open_claim = None
+            failed = [r.order_id for r in results if not r.handed_over]
+            session.add(action_row(StaffActionKind.DISPATCH, principal.actor(body.confirmed_by if body else None),
+                                   detail=f"dispatch {d.id} for {d.carrier} departed: {len(results) - len(failed)} "
+                                          f"orders handed over, {len(failed)} not"))
+        out = _out(d, with_packages=True)
+    out.handover = results
+    return out

@@ -28,6 +28,8 @@ async def _ready(api: Api, reference: str, address: dict[str, str], lines: list[
         assert response.status_code == 200, response.text
     order = await api.wait_for_status(order_id, "READY_TO_SHIP")
     assert order["shipments"][0]["carrier"] == carrier
+    # Dispatches read the read model, which follows the workflow a moment later.
+    await api.wait_listed({"status": "READY_TO_SHIP"}, order_id)
     return order
 
 
@@ -118,7 +120,7 @@ async def test_a_dispatch_loads_the_carriers_ready_packages_last_stop_first(api:
     # A handed-over order is no longer ready.
     amsterdam = dpd[0]["order_id"]
     assert (await api.http.post(f"/orders/{amsterdam}/handover", headers=WAREHOUSE)).status_code == 200
-    await api.wait_for_status(amsterdam, "SHIPPED")
+    await api.wait_listed({"status": "SHIPPED"}, amsterdam)
     rest = await api.http.post("/warehouse/dispatches", json={"carrier": "dpd"}, headers=WAREHOUSE)
     assert rest.status_code == 201
     assert {p["order_id"] for p in rest.json()["packages"]} == {dpd[2]["order_id"]}
@@ -174,3 +176,29 @@ async def test_bad_input_gets_a_clear_4xx_and_writes_nothing(api: Api) -> None:
     assert named.status_code == 409
     assert "not READY_TO_SHIP" in named.json()["detail"] or "its shipment is CANCELLED" in named.json()["detail"]
     assert await _count(api, Dispatch) == 0
+
+
+async def test_departure_hands_over_every_order_loaded(api: Api) -> None:
+    kept = await _ready(api, "WEB-DSP-DEP1", AMSTERDAM, [{"sku": "MUG-001", "quantity": 2}], "postnl")
+    gone = await _ready(api, "WEB-DSP-DEP2", UTRECHT, [{"sku": "TEA-100", "quantity": 3}], "postnl")
+    made = (await api.http.post("/warehouse/dispatches", json={"carrier": "postnl"}, headers=WAREHOUSE)).json()
+    assert {p["order_id"] for p in made["packages"]} == {kept["order_id"], gone["order_id"]}
+    # One order is cancelled after it was loaded: it cannot be handed over, and the answer says so.
+    assert (await api.http.post(f"/orders/{gone['order_id']}/cancel", headers=CHANNEL)).status_code == 200
+
+    departed = await api.http.post(f"/warehouse/dispatches/{made['id']}/depart", json={"confirmed_by": "Jan"},
+                                   headers=WAREHOUSE)
+    assert departed.status_code == 200, departed.text
+    body = departed.json()
+    assert body["status"] == "departed" and body["closed_at"] is not None
+    results = {r["order_id"]: r for r in body["handover"]}
+    assert results[kept["order_id"]]["handed_over"] is True
+    assert results[gone["order_id"]]["handed_over"] is False and results[gone["order_id"]]["status"] == "CANCELLED"
+    await api.wait_for_status(kept["order_id"], "SHIPPED")
+
+    again = await api.http.post(f"/warehouse/dispatches/{made['id']}/depart", headers=WAREHOUSE)
+    assert again.status_code == 200 and again.json()["status"] == "departed"
+    cancel = await api.http.post(f"/warehouse/dispatches/{made['id']}/cancel", headers=WAREHOUSE)
+    assert cancel.status_code == 409 and "only an open dispatch can be cancelled" in cancel.json()["detail"]
+    listed = (await api.http.get("/warehouse/dispatches", params={"status": "departed"}, headers=OPS)).json()
+    assert [d["id"] for d in listed] == [made["id"]]
