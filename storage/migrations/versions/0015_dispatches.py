@@ -2,6 +2,7 @@
 
 Revision ID: 0015
 Revises: 0014
+Depends on: 0011 (its packages reference shipment_packages, made on another branch)
 """
 
 from collections.abc import Sequence
@@ -12,7 +13,9 @@ from alembic import op
 revision: str = "0015"
 down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+# shipment_packages comes from 0010 on the branch that ends in 0011: without this, "heads" may
+# build this table first and PostgreSQL refuses the foreign key.
+depends_on: str | Sequence[str] | None = "0011"
 
 
 def upgrade() -> None:
