@@ -9,11 +9,13 @@ retried.
 """
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import raiseload
 from temporalio import activity
 
 from activities.customer_messages import tell_customer
@@ -34,10 +36,23 @@ from domain.loyalty import (
 from domain.shipping import tracking_url
 from domain.messages import render_status_message
 from domain.models import StatusChange, StatusChanges, StatusPublished
-from storage.models import Customer, DiscountCode, Order, OrderEvent, OrderFeedback, OrderLine, Shipment
+from storage.models import Customer, DiscountCode, Order, OrderEvent, OrderFeedback, Shipment
 from storage.cases import open_case
 from storage.discounts import give_back, issue_once
 from storage.db import transaction
+
+@dataclass(frozen=True)
+class _Recorded:
+    """One change as the read model took it."""
+
+    applied: bool
+    order: Order
+    customer: Customer | None
+    skus: list[str]
+    stage: tuple[str, datetime] | None  # the status left and since when; None if not applied now
+    codes: list[tuple[LoyaltyGrant, DiscountCode]]
+    carrier: str | None
+
 
 # The prefix of a code Orderflow issues by itself, by why it was earned.
 CODE_PREFIX = {LoyaltyReason.THANKS: "THANKS", LoyaltyReason.MAKE_UP: "SORRY"}
@@ -72,26 +87,40 @@ class OrderStatusActivities:
     async def publish_status_changes(self, batch: StatusChanges) -> list[StatusPublished]:
         """Changes that happened back to back, each published as ``publish_status_change``
         would (in sequence order; each once, however often this is retried): one activity
-        instead of one per change."""
-        return [await self.publish_status_change(change) for change in sorted(batch.changes, key=lambda c: c.sequence)]
+        instead of one per change, and one read-model transaction for all of them."""
+        changes = sorted(batch.changes, key=lambda c: c.sequence)
+        async with transaction(self._sessions) as session:
+            recorded = [await self._record(session, change) for change in changes]
+        return [await self._tell(change, r) for change, r in zip(changes, recorded, strict=True)]
 
     @activity.defn
     async def publish_status_change(self, change: StatusChange) -> StatusPublished:
         async with transaction(self._sessions) as session:
-            applied = await self._apply_to_read_model(session, change)
-            order = await session.get(Order, change.order_id)
-            assert order is not None
-            customer = await session.get(Customer, order.customer_id)
-            skus = list((await session.execute(
-                select(OrderLine.sku).where(OrderLine.order_id == change.order_id).order_by(OrderLine.line_no))).scalars())
-            # Only the attempt that moved the read model counts, so a retry is not counted twice.
-            stage = await self._stage_left(session, change, order) if applied else None
-            codes = await self._issue_loyalty_codes(session, change, order, customer)
-        if stage is not None:  # after the commit: a rolled-back change is not counted
-            record_status_change(change.status, *stage, at=change.occurred_at)
+            recorded = await self._record(session, change)
+        return await self._tell(change, recorded)
 
-        await self._pim.publish_order_status(
-            PimStatusUpdate(order_id=change.order_id, sequence=change.sequence, status=change.status, skus=skus))
+    async def _record(self, session: AsyncSession, change: StatusChange) -> _Recorded:
+        """The read model's part of a change, and what telling everyone about it needs."""
+        applied = await self._apply_to_read_model(session, change)
+        # The order with its customer (joined) and lines; its discount is not needed here.
+        order = await session.get(Order, change.order_id, options=[raiseload(Order.discount)])
+        assert order is not None
+        customer = order.customer
+        # Only the attempt that moved the read model counts, so a retry is not counted twice.
+        stage = await self._stage_left(session, change, order) if applied else None
+        codes = await self._issue_loyalty_codes(session, change, order, customer)
+        carrier = await self._carrier(session, change.tracking_number)
+        return _Recorded(applied=applied, order=order, customer=customer, skus=[line.sku for line in order.lines],
+                         stage=stage, codes=codes, carrier=carrier)
+
+    async def _tell(self, change: StatusChange, recorded: _Recorded) -> StatusPublished:
+        """After the read model committed: metrics, the PIM, and the customer."""
+        order, customer = recorded.order, recorded.customer
+        if recorded.stage is not None:  # after the commit: a rolled-back change is not counted
+            record_status_change(change.status, *recorded.stage, at=change.occurred_at)
+
+        await self._pim.publish_order_status(PimStatusUpdate(
+            order_id=change.order_id, sequence=change.sequence, status=change.status, skus=recorded.skus))
 
         sent: list[NotificationChannel] = []
         if (change.status in self._customer_statuses or change.delivery_exception) and customer is not None:
@@ -100,19 +129,20 @@ class OrderStatusActivities:
             subject, body = render_status_message(
                 locale=customer.locale, order_id=change.order_id, status=change.status,
                 tracking_number=change.tracking_number, reason=change.reason, feedback_link=link,
-                tracking_url=await self._tracking_url(change.tracking_number, order),
+                tracking_url=(tracking_url(recorded.carrier, change.tracking_number, order.ship_country,
+                                           order.ship_postcode) if recorded.carrier and change.tracking_number else None),
                 delivery_exception=change.delivery_exception)
             sent = await tell_customer(self._notifiers, customer, order_id=change.order_id,
                                        sequence=change.sequence, subject=subject, body=body)
         if customer is not None:
-            for grant, code in codes:
+            for grant, code in recorded.codes:
                 # Sent on every attempt: the notifier keeps it to once per (order, sequence, channel).
                 assert code.expires_at is not None
                 subject, body = render_loyalty_message(locale=customer.locale, order_id=change.order_id,
                                                        code=code.code, grant=grant, expires_at=code.expires_at)
                 await tell_customer(self._notifiers, customer, order_id=change.order_id,
                                     sequence=message_sequence(grant.reason), subject=subject, body=body)
-        return StatusPublished(applied_to_read_model=applied, messages=sent, pim_updated=True)
+        return StatusPublished(applied_to_read_model=recorded.applied, messages=sent, pim_updated=True)
 
     async def _issue_loyalty_codes(
         self, session: AsyncSession, change: StatusChange, order: Order, customer: Customer | None,
@@ -157,12 +187,12 @@ class OrderStatusActivities:
             return OrderStatus.RECEIVED.value, order.created_at
         return previous.status, previous.occurred_at
 
-    async def _tracking_url(self, tracking_number: str | None, order: Order) -> str | None:
+    @staticmethod
+    async def _carrier(session: AsyncSession, tracking_number: str | None) -> str | None:
+        """The carrier of the shipment a tracking number belongs to (for its track-and-trace link)."""
         if tracking_number is None:
             return None
-        async with self._sessions() as session:
-            carrier = await session.scalar(select(Shipment.carrier).where(Shipment.tracking_number == tracking_number))
-        return tracking_url(carrier, tracking_number, order.ship_country, order.ship_postcode) if carrier else None
+        return await session.scalar(select(Shipment.carrier).where(Shipment.tracking_number == tracking_number))
 
     async def _apply_to_read_model(self, session: AsyncSession, change: StatusChange) -> bool:
         # Conditional on the sequence: a late retry of an older change never moves it back.
@@ -173,12 +203,10 @@ class OrderStatusActivities:
                     needs_attention=change.needs_attention)
         )
         applied = result.rowcount == 1
-        try:
-            async with session.begin_nested():
-                session.add(OrderEvent(order_id=change.order_id, sequence=change.sequence, status=change.status,
-                                       reason=change.reason, occurred_at=change.occurred_at))
-        except IntegrityError:
-            pass  # recorded by an earlier attempt
+        # Recorded by an earlier attempt: nothing to do (one statement, not a savepoint around it).
+        await session.execute(_insert_ignoring_duplicates(session, OrderEvent, ("order_id", "sequence")).values(
+            order_id=change.order_id, sequence=change.sequence, status=change.status, reason=change.reason,
+            occurred_at=change.occurred_at))
         if change.status in (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED):
             # Cancelled before shipping (or never paid): the discount code may be used again.
             await give_back(session, change.order_id)
@@ -195,3 +223,9 @@ class OrderStatusActivities:
                                 subject=low_rating_subject(change.feedback.rating, change.feedback.comment),
                                 dedupe_key=f"feedback:{change.order_id}")
         return applied
+
+
+def _insert_ignoring_duplicates(session: AsyncSession, model: type, unique: tuple[str, ...]) -> Insert:
+    """``INSERT ... ON CONFLICT (unique) DO NOTHING`` in the session's dialect (SQLite or PostgreSQL)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing(index_elements=list(unique))

@@ -18,7 +18,7 @@ from activities.payments import PaymentActivities
 from activities.shipping import ShippingActivities
 from domain.enums import NotificationChannel, OrderStatus, PaymentStatus
 from domain.messages import CUSTOMER_STATUSES_DEFAULT
-from domain.models import PaymentRequest, ShipmentRequest, StatusChange, StockRequest
+from domain.models import PaymentRequest, ShipmentRequest, StatusChange, StatusChanges, StockRequest
 from storage.models import (
     CustomerMessage,
     Order,
@@ -182,6 +182,32 @@ async def test_status_change_published_twice_concurrently_tells_everyone_once(se
     assert await _count(sessions, PimUpdate, PimUpdate.order_id == order_id) == 1
     assert await _count(sessions, CustomerMessage, CustomerMessage.order_id == order_id) == 2
     assert await _count(sessions, OrderEvent, OrderEvent.order_id == order_id) == 1
+
+
+async def test_changes_published_together_are_each_told_once_in_sequence_order(sessions) -> None:
+    await seed(sessions)
+    order_id = await place_order(sessions)
+    now = datetime.now(UTC)
+    batch = StatusChanges(changes=[  # given out of order: published in sequence order
+        StatusChange(order_id=order_id, sequence=3, status=OrderStatus.PICKING, occurred_at=now),
+        StatusChange(order_id=order_id, sequence=1, status=OrderStatus.PAYMENT_AUTHORIZED, occurred_at=now),
+        StatusChange(order_id=order_id, sequence=2, status=OrderStatus.RESERVED, occurred_at=now)])
+    acts = _status_activities(sessions)
+    first = await env.run(acts.publish_status_changes, batch)
+    again = await env.run(acts.publish_status_changes, batch)  # a retry of the whole activity
+    assert [r.applied_to_read_model for r in first] == [True, True, True]
+    assert [r.applied_to_read_model for r in again] == [False, False, False]
+    async with sessions() as s:
+        order = await s.get(Order, order_id)
+        assert (order.status, order.status_sequence) == ("PICKING", 3)
+        events = (await s.execute(select(OrderEvent.sequence, OrderEvent.status)
+                                  .where(OrderEvent.order_id == order_id).order_by(OrderEvent.id))).all()
+        assert [tuple(e) for e in events] == [(1, "PAYMENT_AUTHORIZED"), (2, "RESERVED"), (3, "PICKING")]
+        pim = (await s.execute(select(PimUpdate.sequence).where(PimUpdate.order_id == order_id)
+                               .order_by(PimUpdate.sequence))).scalars().all()
+        assert pim == [1, 2, 3]
+    # Only PAYMENT_AUTHORIZED of these is a customer status by default: e-mail and SMS, once.
+    assert await _count(sessions, CustomerMessage, CustomerMessage.order_id == order_id) == 2
 
 
 async def test_a_late_retry_never_moves_the_read_model_back(sessions) -> None:
