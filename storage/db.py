@@ -106,8 +106,11 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """A session inside one write transaction: committed on success, rolled back on any error."""
     bind = sessions.kw.get("bind")
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(_queued_writer(bind if isinstance(bind, AsyncEngine) else None))
+        # A new session holds no connection yet; the lock is taken before it gets one and given
+        # back right after the commit, before the connection goes back to the pool (a rollback
+        # of its own): on SQLite the lock is held for nothing but the transaction.
         session = await stack.enter_async_context(sessions())
+        await stack.enter_async_context(_queued_writer(bind if isinstance(bind, AsyncEngine) else None))
         await stack.enter_async_context(session.begin())
         await session.connection(execution_options={WRITE_OPTION: True})
         yield session
