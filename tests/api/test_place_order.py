@@ -56,6 +56,14 @@ async def test_channel_places_an_order_201_with_location_and_a_started_workflow(
         assert (await session.get(Order, order_id)).workflow_started is True
 
 
+async def test_placing_says_where_its_time_went_in_server_timing(api: Api) -> None:
+    response = await api.place()
+    assert response.status_code == 201, response.text
+    phases = [part.strip().split(";dur=") for part in response.headers["server-timing"].split(",")]
+    assert [name for name, _ in phases] == ["store", "start", "answer"]
+    assert all(float(ms) >= 0 for _, ms in phases)
+
+
 async def test_a_channel_key_orders_for_its_own_channel_whatever_the_body_says(api: Api) -> None:
     response = await api.place(channel="marketplace")
     assert response.status_code == 201, response.text
