@@ -26,6 +26,7 @@ from activities.warehouse import item_for
 from domain.enums import ErrorType, ShipmentStatus, ShippingPreference
 from domain.models import PackedPackage, ShipmentInfo, ShipmentRequest
 from domain.shipping import PACKAGING_WEIGHT_FACTOR, RateOption, rank_rates
+from storage.containers import active_catalogue
 from storage.models import Order, OrderLine, PackingPlanRecord, Product, Shipment, ShipmentPackage
 from storage.db import transaction
 
@@ -111,7 +112,9 @@ async def basket_packages(session: AsyncSession, quantities: dict[str, int], cou
     if sum(quantities[sku] for sku in products) > MAX_PLANNED_QUOTE_ITEMS:
         return [_parcel([(quantities[sku], products[sku]) for sku in sorted(products)], country, postcode)]
     items = [item_for(products[sku], f"{sku}.{n}") for sku in sorted(products) for n in range(quantities[sku])]
-    plan = (await asyncio.to_thread(plan_packing, items)).to_dict()
+    # The containers an order's plan would use now, so the quote's packages are the order's.
+    catalogue = await active_catalogue(session)
+    plan = (await asyncio.to_thread(plan_packing, items, catalogue)).to_dict()
     by_item = {i.id: products[i.sku] for i in items}
     return [p.parcel for p in planned_packages(plan, [by_item[i] for i in plan["unpacked"]], country, postcode)]
 

@@ -3,7 +3,7 @@ price and arrival; refusals are 4xx that say what to fix."""
 
 from decimal import Decimal
 
-from tests.api.conftest import CHANNEL, WAREHOUSE, Api
+from tests.api.conftest import CHANNEL, OPS, WAREHOUSE, Api
 
 BASKET = {"destination": {"country": "NL", "postcode": "1012 LG"},
           "lines": [{"sku": "MUG-001", "quantity": 2}, {"sku": "BOOK-042", "quantity": 1}]}
@@ -43,3 +43,16 @@ async def test_quote_refusals(api: Api) -> None:
         response = await api.http.post("/shipping/quotes", headers=CHANNEL, json=bad)
         assert response.status_code == 422, (bad, response.text)
     assert (await api.http.post("/shipping/quotes", headers=WAREHOUSE, json=BASKET)).status_code == 403
+
+
+async def test_a_quote_packs_with_the_active_containers(api: Api) -> None:
+    """Retiring the small box makes the basket a medium box: heavier (its tare) in the quote,
+    as in the order's plan."""
+    before = (await api.http.post("/shipping/quotes", json=BASKET, headers=CHANNEL)).json()
+    retired = await api.http.patch("/warehouse/containers/BOX-S", headers=OPS, json={"active": False})
+    assert retired.status_code == 200, retired.text
+    after = (await api.http.post("/shipping/quotes", json=BASKET, headers=CHANNEL)).json()
+    medium = (await api.http.get("/warehouse/containers/BOX-M", headers=OPS)).json()
+    small = (await api.http.get("/warehouse/containers/BOX-S", headers=OPS)).json()
+    assert after["packages"] == before["packages"] == 1
+    assert after["weight_grams"] - before["weight_grams"] == medium["tare_grams"] - small["tare_grams"] > 0
