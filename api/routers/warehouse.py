@@ -63,7 +63,8 @@ class PickStepOut(BaseModel):
 class PickListOut(BaseModel):
     id: str
     order_id: str
-    status: str = Field(description="open, picked, or short (every step done, some units short)")
+    status: str = Field(description="open, picked, or short (every step done, some units the order wants not there: "
+                        "they went down its out-of-stock path)")
     route_length_m: str = Field(description="walk from the depot via every bin to the pack station")
     s_shape_length_m: str = Field(description="the same picks walked by the S-shape rule, for comparison")
     route_exact: bool = Field(description="true when the route is proven shortest")
@@ -96,7 +97,8 @@ class PickConfirmOut(BaseModel):
     short: int = Field(default=0, description="units of this step no bin held")
     new_steps: list[int] = Field(default_factory=list, description="steps added to take the rest from other bins")
     cycle_count_id: int | None = Field(default=None, description="the count asked for the bin found short")
-    pick_list_status: str = Field(description="open, picked, or short (every step done, some units short)")
+    pick_list_status: str = Field(description="open, picked, or short (every step done, some units the order wants not there: "
+                        "they went down its out-of-stock path)")
     completed: bool = Field(default=False, description="this pick finished the pick list (every step picked or "
                                                        "short): the order is told, picked or short")
     order_status: str | None = Field(default=None, description="set when this pick finished the list: the "
