@@ -243,3 +243,50 @@ async def test_bad_short_pick_and_count_requests_are_clear_4xx(api: Api) -> None
         assert response.json()["detail"]
     assert (await api.http.get("/warehouse/cycle-counts", headers=CHANNEL)).status_code == 403
     assert (await api.http.post("/warehouse/cycle-counts/1", headers=CHANNEL, json={"counted": 1})).status_code == 403
+
+
+async def test_a_short_pick_that_empties_another_orders_list_tells_that_order_too(api: Api) -> None:
+    """Two orders count on the lamps' only bin; the first picker finds one lamp. The second
+    order's only step is then short as well: its list is finished by the first pick, and its
+    order is told (its customer is asked) without anyone scanning its list."""
+    first = await api.placed(external_reference="SP-5", lines=[{"sku": "LAMP-200", "quantity": 2}])
+    second = await api.placed(external_reference="SP-6", lines=[{"sku": "LAMP-200", "quantity": 2}])
+    await api.wait_for_status(first, "PICKING")
+    await api.wait_for_status(second, "PICKING")
+    mine, other = await _pick_list_of(api, first), await _pick_list_of(api, second)
+    (lamp,) = mine["steps"]
+    response = await _pick(api, mine, lamp, quantity=1, short=True)
+    assert response.status_code == 200, response.text
+    assert response.json()["completed"] is True
+
+    # The newest list gives way first: the second order's lamps are gone, all of them.
+    shown = (await api.http.get(f"/warehouse/pick-lists/{other['id']}", headers=WAREHOUSE)).json()
+    assert shown["status"] == "short" and shown["steps"][0]["short"] == 2
+    order = await api.wait_for_status(second, "AWAITING_CUSTOMER")
+    assert "2 x LAMP-200" in order["timeline"][-1]["message"]
+    await api.wait_for_status(first, "AWAITING_CUSTOMER")
+    await assert_bins_add_up(api, "LAMP-200")
+
+
+async def test_cancelling_after_a_short_pick_puts_the_picked_goods_back(api: Api) -> None:
+    order_id = await api.placed(external_reference="SP-7", lines=[{"sku": "LAMP-200", "quantity": 2},
+                                                                   {"sku": "BOOK-042", "quantity": 1}])
+    await api.wait_for_status(order_id, "PICKING")
+    pl = await _pick_list_of(api, order_id)
+    for step in pl["steps"]:
+        short = {"quantity": 1, "short": True} if step["sku"] == "LAMP-200" else {}
+        assert (await _pick(api, pl, step, **short)).status_code == 200
+    await api.wait_for_status(order_id, "AWAITING_CUSTOMER")
+    decided = await api.http.post(f"/orders/{order_id}/backorder-decision", json={"decision": "cancel_order"},
+                                  headers=CHANNEL)
+    assert decided.status_code == 200, decided.text
+    order = await api.wait_for_status(order_id, "CANCELLED")
+    assert "cancelled the order" in order["cancellation_reason"]
+    # The lamp and the book that were picked wait at the pack station for a put-away.
+    tasks = (await api.http.get("/warehouse/put-away", headers=WAREHOUSE)).json()
+    back = sorted((t["sku"], t["quantity"]) for t in tasks if t.get("order_id") == order_id or
+                  order_id in (t.get("reference") or ""))
+    assert back == [("BOOK-042", 1), ("LAMP-200", 1)], tasks
+    for sku in ("LAMP-200", "BOOK-042"):
+        stock = (await api.http.get(f"/stock/{sku}", headers=OPS)).json()
+        assert stock["reserved"] == 0, stock
