@@ -87,11 +87,10 @@ class OrderStatusActivities:
     async def publish_status_changes(self, batch: StatusChanges) -> list[StatusPublished]:
         """Changes that happened back to back, each published as ``publish_status_change``
         would (in sequence order; each once, however often this is retried): one activity
-        instead of one per change, and one read-model transaction for all of them."""
-        changes = sorted(batch.changes, key=lambda c: c.sequence)
-        async with transaction(self._sessions) as session:
-            recorded = [await self._record(session, change) for change in changes]
-        return [await self._tell(change, r) for change, r in zip(changes, recorded, strict=True)]
+        instead of one per change. Each change is told to everyone before the read model moves
+        on to the next (a transaction each), so whoever sees a status finds the messages of
+        the ones before it sent."""
+        return [await self.publish_status_change(change) for change in sorted(batch.changes, key=lambda c: c.sequence)]
 
     @activity.defn
     async def publish_status_change(self, change: StatusChange) -> StatusPublished:
