@@ -35,6 +35,7 @@ from domain.models import DocumentsRequest, DocumentsResult
 from storage.db import transaction
 from storage.models import Invoice, Order, OrderDocument, OrderLine, Payment, Shipment, utcnow
 from storage.numbering import next_number
+from storage.orders import as_invoice_lines
 
 INVOICE_SERIES = "invoice"
 LABEL_SIZE = (100 * mm, 150 * mm)
@@ -373,9 +374,7 @@ class DocumentActivities:
         if not shipments:
             raise refusal(ErrorType.INVALID_REQUEST, f"order {order.id} has no booked shipment to label")
         recipient = _address_lines(order)
-        invoice_lines = [InvoiceLine(sku=l.sku, name=l.name, quantity=l.quantity, unit_price=l.unit_price,
-                                     vat_rate=l.vat_rate, line_total=l.line_total, vat_amount=l.vat_amount)
-                         for l in lines]
+        invoice_lines = as_invoice_lines(lines)
         # A discount code still counting for the order (not given back) is on the invoice.
         discount = order.discount if order.discount is not None and order.discount.released_at is None else None
         totals = invoice_totals(invoice_lines, discount.amount if discount else Decimal("0.00"))

@@ -13,7 +13,6 @@ from temporalio import activity
 from activities.errors import refusal
 from activities.ports import Replenishment
 from domain.accountability import StaffActionKind
-from domain.discounts import vat_after_discount
 from domain.pricing import line_total, vat_included
 from domain.enums import BackorderPolicy, ErrorType, PurchaseOrderStatus
 from domain.models import ReleaseResult, ReservationResult, ReservedLine, StockRequest
@@ -31,6 +30,7 @@ from domain.stock import (
 )
 from storage.discounts import rediscount
 from storage.idempotency import run_once
+from storage.orders import vat_after_discount
 from storage.staff_actions import action_row
 from storage.warehouse import GOODS_RECEIPT, create_put_away, put_back_after_cancellation
 from storage.models import (
@@ -207,10 +207,9 @@ class InventoryActivities:
                     shortened[line.sku] = shortened.get(line.sku, 0) + keep
             kept = [ln for ln in order.lines if not ln.dropped]
             subtotal = sum((ln.line_total for ln in kept), start=Decimal("0.00"))
-            vat = sum((ln.vat_amount for ln in kept), start=Decimal("0.00"))
             discount = await rediscount(session, order.id, subtotal)
             order.total_amount = subtotal - discount
-            order.vat_amount = vat_after_discount(vat, subtotal, discount)
+            order.vat_amount = vat_after_discount(kept, discount)
             return DroppedLines(dropped=sorted(set(dropped)), remaining_lines=len(kept), new_total=str(order.total_amount),
                                 shortened=shortened)
 

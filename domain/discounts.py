@@ -40,9 +40,3 @@ def check_code(
         raise DiscountRefused(f"discount code {code!r} needs an order of at least EUR {min_order_value}; "
                               f"this order is EUR {subtotal}")
 
-
-def vat_after_discount(vat: Decimal, total: Decimal, discount: Decimal) -> Decimal:
-    """The VAT a discounted total holds: the discount takes VAT off in proportion."""
-    if total <= 0:
-        return vat
-    return (vat * (total - discount) / total).quantize(CENT, rounding=ROUND_HALF_UP)

@@ -1,14 +1,14 @@
 """Order repository: store a new order with its price snapshots, read orders back."""
 
 import uuid
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.intake import NewOrder
-from domain.discounts import vat_after_discount
+from domain.invoicing import InvoiceLine, invoice_totals
 from domain.pricing import line_total, vat_included
 from storage.discounts import redeem
 from storage.models import Customer, Order, OrderLine, Product
@@ -18,6 +18,19 @@ class UnknownSkus(Exception):
     def __init__(self, skus: Sequence[str]) -> None:
         super().__init__(", ".join(skus))
         self.skus = list(skus)
+
+
+def as_invoice_lines(lines: Iterable[OrderLine]) -> list[InvoiceLine]:
+    """The order lines as the invoice shows them: their price and VAT snapshots."""
+    return [InvoiceLine(sku=ln.sku, name=ln.name, quantity=ln.quantity, unit_price=ln.unit_price,
+                        vat_rate=ln.vat_rate, line_total=ln.line_total, vat_amount=ln.vat_amount) for ln in lines]
+
+
+def vat_after_discount(lines: Iterable[OrderLine], discount: Decimal) -> Decimal:
+    """The VAT the order holds after its discount, by the invoice's own rule (the discount split
+    over the VAT rates, each rate's VAT less the VAT inside its share): the one rule, so the
+    order's VAT and its legal invoice agree to the cent for every basket."""
+    return invoice_totals(as_invoice_lines(lines), discount).vat
 
 
 def new_order_id() -> str:
@@ -90,7 +103,7 @@ async def add_order(
         # Redeemed in the order's own transaction: a refused code (DiscountRefused) stores nothing.
         discount = await redeem(session, code=order.discount_code, order_id=row.id, customer_id=customer.id,
                                 subtotal=row.total_amount)
-        row.vat_amount = vat_after_discount(row.vat_amount, row.total_amount, discount)
+        row.vat_amount = vat_after_discount(lines, discount)
         row.total_amount -= discount
         await session.flush()
     return row
