@@ -259,6 +259,11 @@ class Settings(BaseSettings):
     carrier_pickup_days: dict[str, str] = Field(default_factory=lambda: {
         "postnl": "Mon-Sat", "dhl": "Mon-Fri", "dpd": "Mon-Fri", "freight": "Mon-Fri"})
     warehouse_timezone: str = "Europe/Amsterdam"
+    # Each carrier with a cut-off has a Temporal Schedule (orderflow-dispatch-<carrier>) that
+    # makes its dispatch dispatch_lead_minutes before the cut-off on its pickup days, as
+    # POST /warehouse/dispatches would (workflows/dispatching.py). Off: the worker deletes them.
+    dispatch_schedules_enabled: bool = True
+    dispatch_lead_minutes: int = Field(default=30, ge=0, le=12 * 60)
 
     @field_validator("carrier_pickup_cutoffs")
     @classmethod

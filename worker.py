@@ -40,6 +40,7 @@ from activities.adapters.webhook_pim import WebhookPim
 from activities.adapters.temporal_replenishment import TemporalReplenishment
 from activities.alerts import AlertActivities
 from activities.cases import CaseActivities
+from activities.dispatching import DispatchActivities, pickup_times
 from activities.documents import DocumentActivities, Seller
 from activities.inventory import InventoryActivities
 from activities.logging_interceptor import LoggingInterceptor
@@ -62,13 +63,15 @@ from storage.alerts import EscalationRules
 from storage.db import create_engine, create_session_factory
 from workflows import search_attributes
 from workflows.cases import CaseRefundWorkflow
+from workflows.dispatch_schedules import schedule_pickup_dispatches
+from workflows.dispatching import PickupDispatchWorkflow
 from workflows.escalations import SCHEDULE_ID as ESCALATION_SCHEDULE_ID, EscalationSweepWorkflow
 from workflows.order import OrderWorkflow
 from workflows.replenishment import ReplenishmentWorkflow
 from workflows.returns import ReturnWorkflow
 
 WORKFLOWS: Sequence[type] = (OrderWorkflow, ReplenishmentWorkflow, ReturnWorkflow, EscalationSweepWorkflow,
-                              CaseRefundWorkflow)
+                              CaseRefundWorkflow, PickupDispatchWorkflow)
 log = get_logger(__name__)
 
 
@@ -107,6 +110,8 @@ def build_activities(
     alerts = AlertActivities(sessions, ops, escalation_rules(settings), client)
     returns = ReturnActivities(sessions, payment_provider, {channel: notifier for channel in NotificationChannel})
     cases = CaseActivities(sessions, payment_provider)
+    dispatching = DispatchActivities(sessions, pickup_times(settings.carrier_pickup_cutoffs, settings.carrier_pickup_days,
+                                                            settings.warehouse_timezone), settings.returns_country)
     return [
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
         payments.settle_payment_to_order, payments.reauthorize_payment,
@@ -121,6 +126,7 @@ def build_activities(
         return_labels.create_return_label,
         returns.publish_return_status, returns.book_return_inspection, returns.refund_return,
         cases.refund_case, cases.record_case_refund_failure,
+        dispatching.make_pickup_dispatch,
     ]
 
 
@@ -172,6 +178,7 @@ async def prepare_namespace(client: Client, settings: Settings) -> None:
         await register_search_attributes(client, settings.temporal_namespace)
         await set_retention(client, settings.temporal_namespace, settings.namespace_retention_days)
     await schedule_escalation_sweep(client, settings)
+    await schedule_pickup_dispatches(client, settings)
 
 
 def loyalty_rules(settings: Settings) -> LoyaltyRules | None:

@@ -25,12 +25,15 @@ from storage.containers import Container
 from storage.models import Base, Order, PackingPlanRecord, Shipment, ShipmentPackage, utcnow
 
 OPEN, DEPARTED, CANCELLED = "open", "departed", "cancelled"
+# Who made a dispatch: staff over the API, or the carrier's pickup schedule.
+MADE_BY_STAFF, MADE_BY_SCHEDULE = "staff", "schedule"
 
 
 class Dispatch(Base):
     """One vehicle load for a carrier, with its load plan as computed."""
 
     __tablename__ = "dispatches"
+    __table_args__ = (UniqueConstraint("pickup_key", name="uq_dispatches_pickup_key"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     carrier: Mapped[str] = mapped_column(String(32), index=True)
@@ -48,6 +51,11 @@ class Dispatch(Base):
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     closed_at: Mapped[datetime | None]
+    made_by: Mapped[str] = mapped_column(String(16), default=MADE_BY_STAFF, server_default=MADE_BY_STAFF)
+    # The schedule's dispatches only: the pickup (cut-off) it is for, and carrier@pickup, unique,
+    # so that a repeated or retried tick makes no second dispatch for the same pickup.
+    pickup_at: Mapped[datetime | None]
+    pickup_key: Mapped[str | None] = mapped_column(String(64))
 
     packages: Mapped[list["DispatchPackage"]] = relationship(
         back_populates="dispatch", order_by="DispatchPackage.sequence", lazy="selectin")
@@ -74,6 +82,10 @@ class DispatchPackage(Base):
     open_claim: Mapped[str | None] = mapped_column(String(64))
 
     dispatch: Mapped[Dispatch] = relationship(back_populates="packages")
+
+
+async def dispatch_for_pickup(session: AsyncSession, pickup_key: str) -> Dispatch | None:
+    return (await session.execute(select(Dispatch).where(Dispatch.pickup_key == pickup_key))).scalar_one_or_none()
 
 
 def new_dispatch_id() -> str:

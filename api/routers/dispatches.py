@@ -1,70 +1,38 @@
 """Dispatches: the packages one carrier collects in one vehicle, and the load plan that tells
 staff where each one goes and in which order.
 
-Staff make a dispatch when a carrier comes to collect (or ahead of it): it takes every package
-booked with that carrier whose order is READY_TO_SHIP and that is in no other open dispatch
-(or the packages named), groups them into stops by destination, and plans the load
-(``activities.planning.loading``, off the event loop) in the carrier's usual vehicle or the one
-named. The independent checker (``loading_check``) checks every plan before it is stored.
+Staff make a dispatch when a carrier comes to collect (or ahead of it), and each carrier's
+pickup schedule makes one shortly before its cut-off (``workflows.dispatching``); both make it
+the one way, ``activities.dispatching.make_dispatch``: every package booked with that carrier
+whose order is READY_TO_SHIP and that is in no other open dispatch (or the packages named),
+grouped into stops by destination, the load planned in the carrier's usual vehicle or the one
+named and checked by the independent checker before it is stored.
 """
 
-import asyncio
 import re
-from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 
-from activities.planning.loading import (
-    DEFAULT_VEHICLE,
-    MIN_SUPPORT,
-    VEHICLE_BY_CODE,
-    VEHICLES,
-    LoadPlan,
-    Package,
-    Unplaced,
-    Vehicle,
-    load_length_lower_bound,
-    plan_load,
-)
-from activities.planning.loading_check import check_load_plan
+from activities.dispatching import MAX_PACKAGES, DispatchRefused, make_dispatch
+from activities.planning.loading import DEFAULT_VEHICLE, VEHICLE_BY_CODE, VEHICLES, Vehicle
 from api.deps import Sessions, SettingsDep, Temporal, WarehouseOrOps
 from api.errors import ApiError
 from api.routers.orders import handover
 from api.schemas import StepBody
 from domain.accountability import StaffActionKind
-from logs import get_logger
 from storage.db import transaction
-from storage.dispatches import (
-    CANCELLED,
-    DEPARTED,
-    OPEN,
-    Dispatch,
-    DispatchPackage,
-    ReadyPackage,
-    find_packages,
-    list_dispatches,
-    new_dispatch_id,
-    still_ready,
-    stops_for,
-)
+from storage.dispatches import CANCELLED, DEPARTED, OPEN, Dispatch, list_dispatches
 from storage.models import utcnow
 from storage.staff_actions import action_row
 
-log = get_logger(__name__)
 router = APIRouter(tags=["warehouse"])
 
 _DISPATCH_ID = re.compile(r"^dsp_[0-9a-f]{16}$")
 PRINTABLE_CODE = r"^[A-Za-z0-9_.:/-]+$"
-# More ready packages than this are taken oldest booking first; the rest wait for the next
-# vehicle (the largest, a trailer, takes some 1,000 parcels).
-MAX_PACKAGES = 1_500
-# Re-plans to keep an order's packages together (see _plan_whole_orders).
-MAX_REPLANS = 3
 
 
 class DispatchIn(BaseModel):
@@ -132,7 +100,11 @@ class DispatchOut(BaseModel):
     weight_utilisation: str
     load_length_mm: int
     plan_sound: bool = Field(description="the independent checker found nothing wrong with the plan")
-    created_by: str
+    made_by: Literal["staff", "schedule"] = Field(
+        description="staff (POST /warehouse/dispatches) or the carrier's pickup schedule")
+    created_by: str = Field(description="the API key (and person named) that made it, or the schedule: "
+                                        "orderflow-dispatch-<carrier> (system)")
+    pickup_at: datetime | None = Field(description="the schedule's dispatches: the pickup cut-off it is for")
     created_at: datetime
     closed_at: datetime | None
     packages: list[DispatchPackageOut] | None = None
@@ -183,72 +155,6 @@ def _vehicle_out(v: Vehicle) -> VehicleOut:
                       default_for=sorted(c for c, code in DEFAULT_VEHICLE.items() if code == v.code))
 
 
-def _instruction(p: ReadyPackage) -> str | None:
-    if p.pallet:
-        return "pallet: forklift or pallet truck, on the floor, nothing on top"
-    if p.upright:
-        return "keep this way up"
-    return None
-
-
-def _plan_whole_orders(ready: list[ReadyPackage], stops: dict[str, int], vehicle: Vehicle) -> tuple[LoadPlan, list[str]]:
-    """Plan the load, keeping each order's packages together: when only some of an order's
-    packages go, the order is held back whole and the rest planned again (an order shipped
-    over two days is a worse surprise than one a day later). Then the independent check.
-    CPU-bound: run it in a thread."""
-    packages = [p.for_planner(stops[p.region]) for p in ready]
-    order_of = {p.tracking_number: p.order_id for p in ready}
-    held: list[Unplaced] = []
-    planned = packages
-    for _ in range(MAX_REPLANS):
-        plan = plan_load(planned, vehicle)
-        placed = {p.package_id for p in plan.placements}
-        split = {order_of[u.package_id] for u in plan.unplaced} & {order_of[i] for i in placed}
-        if not split:
-            break
-        back = {p.id for p in planned if order_of[p.id] in split and p.id in placed}
-        held += [Unplaced(p.id, p.stop, "held back with the other packages of its order, which do not all go")
-                 for p in planned if p.id in back]
-        planned = [p for p in planned if p.id not in back]
-    else:
-        plan = plan_load(planned, vehicle)  # splits left after the last re-plan stay
-    plan.unplaced += held
-    data = plan.to_dict()
-    problems = check_load_plan(data, [_package_dict(p) for p in packages], MIN_SUPPORT)
-    return plan, problems
-
-
-def _package_dict(p: Package) -> dict[str, Any]:
-    return {"id": p.id, "stop": p.stop, "length": p.length, "width": p.width, "height": p.height,
-            "weight_g": p.weight_g, "upright": p.upright, "pallet": p.pallet}
-
-
-def _stored_plan(plan: LoadPlan, ready: list[ReadyPackage], stops: dict[str, int], problems: list[str],
-                 vehicle: Vehicle) -> dict[str, Any]:
-    """The plan as stored: the planner's plan (the checker's input) with each package's order,
-    region and handling instruction, the stops, and the packages as planned."""
-    by_number = {p.tracking_number: p for p in ready}
-    data = plan.to_dict()
-    for row in data["placements"]:
-        p = by_number[row["package_id"]]
-        row.update(order_id=p.order_id, shipment_id=p.shipment_id, region=p.region, container=p.container,
-                   instruction=_instruction(p))
-    for row in data["unplaced"]:
-        p = by_number[row["package_id"]]
-        row.update(order_id=p.order_id, region=p.region)
-    counts: dict[str, int] = defaultdict(int)
-    for row in data["placements"]:
-        counts[row["region"]] += 1
-    data["stops"] = [{"stop": n, "region": region, "packages": counts[region]}
-                     for region, n in sorted(stops.items(), key=lambda kv: kv[1])]
-    data["packages"] = [_package_dict(p.for_planner(stops[p.region])) for p in ready]
-    data["problems"] = problems
-    placed = [p for p in data["packages"] if p["id"] in {r["package_id"] for r in data["placements"]}]
-    data["load_length_lower_bound_mm"] = load_length_lower_bound(
-        [Package(**p) for p in placed], vehicle)
-    return data
-
-
 def _left_out(plan: dict[str, Any]) -> list[LeftOutOut]:
     return [LeftOutOut(tracking_number=u["package_id"], order_id=u["order_id"], stop=u["stop"], reason=u["reason"])
             for u in plan["unplaced"]]
@@ -260,7 +166,7 @@ def _out(d: Dispatch, *, with_packages: bool) -> DispatchOut:
         stops=[StopOut(**s) for s in d.plan["stops"]], loaded=d.loaded, left_out=_left_out(d.plan),
         weight_kg=f"{Decimal(d.weight_grams) / 1000:.1f}", volume_utilisation=f"{d.volume_utilisation:.3f}",
         weight_utilisation=f"{d.weight_utilisation:.3f}", load_length_mm=d.load_length_mm, plan_sound=d.plan_sound,
-        created_by=d.created_by, created_at=d.created_at, closed_at=d.closed_at,
+        made_by=d.made_by, created_by=d.created_by, pickup_at=d.pickup_at, created_at=d.created_at, closed_at=d.closed_at,
         packages=[DispatchPackageOut(sequence=p.sequence, tracking_number=p.tracking_number, order_id=p.order_id,
                                      shipment_id=p.shipment_id, stop=p.stop, region=p.region)
                   for p in d.packages] if with_packages else None)
@@ -268,11 +174,6 @@ def _out(d: Dispatch, *, with_packages: bool) -> DispatchOut:
 
 def _unique(values: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(values)) if values is not None else None
-
-
-def _listing(items: list[str], limit: int = 10) -> str:
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return "; ".join(items[:limit]) + more
 
 
 @router.get("/warehouse/vehicles", response_model=list[VehicleOut], summary="The vehicles loads are planned for")
@@ -294,73 +195,13 @@ async def create_dispatch(body: DispatchIn, principal: WarehouseOrOps, sessions:
     whose packages do not all go is held back whole. 422: unknown carrier, vehicle or package;
     409: nothing ready, a named package not ready or in another open dispatch, or nothing goes
     in the vehicle. Roles: warehouse, ops."""
-    if body.carrier not in DEFAULT_VEHICLE:
-        raise ApiError(422, f"unknown carrier {body.carrier!r}; dispatches are made for "
-                            f"{', '.join(sorted(DEFAULT_VEHICLE))}")
-    code = body.vehicle or DEFAULT_VEHICLE[body.carrier]
-    vehicle = VEHICLE_BY_CODE.get(code)
-    if vehicle is None:
-        raise ApiError(422, f"unknown vehicle {code!r}; choose one of {', '.join(VEHICLE_BY_CODE)} "
-                            "(GET /warehouse/vehicles), or leave it out for the carrier's usual one")
-    tracking_numbers, shipment_ids = _unique(body.tracking_numbers), _unique(body.shipment_ids)
-    async with sessions() as session:
-        ready, not_ready, unknown = await find_packages(session, body.carrier, tracking_numbers=tracking_numbers,
-                                                        shipment_ids=shipment_ids)
-    if unknown:
-        raise ApiError(422, f"no package or shipment {_listing(unknown)}; check the numbers on the labels "
-                            "(GET /orders/{id} lists an order's shipments and packages)")
-    if not_ready:
-        raise ApiError(409, "these packages cannot go in a dispatch: "
-                            f"{_listing([f'{n.tracking_number} ({n.why})' for n in not_ready])}; "
-                            "leave them out, or cancel the other dispatch first")
-    if not ready:
-        raise ApiError(409, f"nothing is ready for {body.carrier}: no package booked with it whose order is "
-                            "READY_TO_SHIP and that is in no open dispatch (GET /warehouse/dispatches lists "
-                            "the open ones)")
-    ready = ready[:MAX_PACKAGES]
-    stops = stops_for(ready, settings.returns_country)
-    plan, problems = await asyncio.to_thread(_plan_whole_orders, ready, stops, vehicle)
-    if not plan.placements:
-        reasons = sorted({u.reason for u in plan.unplaced})
-        raise ApiError(409, f"none of the {len(ready)} packages goes in the {vehicle.name}: {_listing(reasons, 3)}; "
-                            "name a larger vehicle (GET /warehouse/vehicles)")
-    if problems:
-        # A planner bug: the plan is stored (staff can see what is wrong) but flagged.
-        log.error("load plan failed the independent check", problems=problems[:20], carrier=body.carrier)
-    data = _stored_plan(plan, ready, stops, problems, vehicle)
-    by_number = {p.tracking_number: p for p in ready}
-    actor = principal.actor()
     try:
-        async with transaction(sessions) as session:
-            gone = await still_ready(session, [p.package_id for p in plan.placements])
-            if gone:
-                raise ApiError(409, "the packages changed while the load was planned: "
-                                    f"{_listing([f'{n.tracking_number} ({n.why})' for n in gone])}; send the "
-                                    "request again")
-            dispatch = Dispatch(
-                id=new_dispatch_id(), carrier=body.carrier, vehicle=vehicle.code, status=OPEN, stops=len(stops),
-                loaded=len(plan.placements), left_out=len(plan.unplaced), weight_grams=plan.weight_g,
-                volume_utilisation=Decimal(str(data["volume_utilisation"])),
-                weight_utilisation=Decimal(str(data["weight_utilisation"])), load_length_mm=plan.load_length_mm,
-                plan=data, plan_sound=not problems, created_by=actor.label(), created_at=utcnow())
-            session.add(dispatch)
-            await session.flush()
-            for p in plan.placements:
-                r = by_number[p.package_id]
-                session.add(DispatchPackage(dispatch_id=dispatch.id, tracking_number=r.tracking_number,
-                                            shipment_id=r.shipment_id, order_id=r.order_id, stop=p.stop,
-                                            region=r.region, sequence=p.sequence, open_claim=r.tracking_number))
-            session.add(action_row(StaffActionKind.DISPATCH, actor, detail=(
-                f"dispatch {dispatch.id} for {body.carrier}: {len(plan.placements)} packages in {vehicle.code}, "
-                f"{len(stops)} stops, {len(plan.unplaced)} left out")))
-            await session.flush()
-            await session.refresh(dispatch, ["packages"])
-    except IntegrityError as exc:
-        # Another dispatch took one of these packages at the same moment (its open_claim).
-        raise ApiError(409, "another dispatch took some of these packages at the same moment; GET "
-                            "/warehouse/dispatches shows it, and a new request takes what is left") from exc
-    log.info("dispatch made", dispatch_id=dispatch.id, carrier=body.carrier, vehicle=vehicle.code,
-             loaded=dispatch.loaded, left_out=dispatch.left_out, volume_utilisation=data["volume_utilisation"])
+        dispatch, _ = await make_dispatch(sessions, body.carrier, actor=principal.actor(),
+                                          home_country=settings.returns_country, vehicle=body.vehicle,
+                                          tracking_numbers=_unique(body.tracking_numbers),
+                                          shipment_ids=_unique(body.shipment_ids))
+    except DispatchRefused as exc:
+        raise ApiError(exc.status, exc.message) from None
     return _out(dispatch, with_packages=True)
 
 
