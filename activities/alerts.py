@@ -1,12 +1,14 @@
 """Alerts: raising them (from the escalation sweep, or from a workflow that sees a problem
 itself), telling the operations channel once per alert, and keeping each order's workflow
-informed so its ``NeedsAttention`` search attribute follows its open alerts."""
+informed so its ``NeedsAttention`` search attribute follows its open alerts. The escalation
+sweep also starts the case refunds whose start failed while Temporal was unreachable."""
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.adapters.temporal_case_refunds import start_pending_case_refunds
 from activities.metrics import count_alert
 from activities.ports import AlertNotice, OpsNotifier
 from domain.enums import AlertKind
@@ -60,9 +62,9 @@ class AlertActivities:
 
     @activity.defn
     async def run_escalation_sweep(self, sweep: EscalationSweep) -> EscalationSweepResult:
-        """Raise what is due, resolve what resolved itself, tell operations, and tell each
-        order whose open alerts changed. Every part is idempotent: a retried or overlapping
-        sweep raises and resolves nothing twice."""
+        """Raise what is due, resolve what resolved itself, tell operations, tell each order
+        whose open alerts changed, and start the case refunds left pending. Every part is
+        idempotent: a retried or overlapping sweep raises, resolves and starts nothing twice."""
         async with transaction(self._sessions) as session:
             raised = [a for a in [await store.raise_alert(session, spec, sweep.now)
                                   for spec in await store.due_escalations(session, sweep.now, self._rules)] if a]
@@ -81,7 +83,12 @@ class AlertActivities:
         notified = await self._notify_pending()
         for order_id, alert in touched.items():
             await signal_attention(self._client, order_id, counts[order_id], _attention_message(alert, counts[order_id]))
-        return EscalationSweepResult(raised=len(raised), resolved=len(resolved), notified=notified)
+        refunds_started = 0
+        if self._client is not None and sweep.task_queue:
+            # Last: a failed start retries the activity, and everything above is idempotent.
+            refunds_started = await start_pending_case_refunds(self._client, sweep.task_queue, self._sessions)
+        return EscalationSweepResult(raised=len(raised), resolved=len(resolved), notified=notified,
+                                     refunds_started=refunds_started)
 
     async def _notify_pending(self) -> int:
         """Send every alert the operations channel has not accepted yet; a failure leaves the

@@ -69,8 +69,8 @@ async def _check_api_keys(settings: Settings, app: FastAPI) -> None:
 
 def _report_sweep(task: "asyncio.Task[int]") -> None:
     if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("startup sweep failed; unstarted orders start on their next identical request or API start",
-                  exc_info=exc)
+        log.error("startup sweep failed; unstarted orders start on their next identical request or API start, "
+                  "pending case refunds on the escalation sweep's next tick", exc_info=exc)
 
 
 def create_app(

@@ -1,5 +1,6 @@
 """The API's side of Temporal: start an order's workflow (and repair a start that a crash
-missed), send it updates with refusals mapped to HTTP answers, and read its live view."""
+missed, and a case refund's that an outage missed), send it updates with refusals mapped to
+HTTP answers, and read its live view."""
 
 import asyncio
 from datetime import timedelta
@@ -17,6 +18,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.adapters.temporal_case_refunds import start_pending_case_refunds
 from api.errors import ApiError
 from domain.enums import OrderStatus
 from domain.models import OrderView, OrderWorkflowInput, StepResult
@@ -120,11 +122,13 @@ async def sweep_unstarted_orders(client: Client, settings: Settings, sessions: a
 
 
 async def sweep_until_done(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> int:
-    """The startup sweep, retried with back-off while Temporal is unreachable."""
+    """The startup sweep, retried with back-off while Temporal is unreachable: the orders never
+    started, and the case refunds left pending; how many workflows it started."""
     delay = 1.0
     while True:
         try:
-            return await sweep_unstarted_orders(client, settings, sessions)
+            return (await sweep_unstarted_orders(client, settings, sessions)
+                    + await start_pending_case_refunds(client, settings.task_queue, sessions))
         except Exception as exc:
             if not is_unavailable(exc):
                 raise

@@ -267,12 +267,16 @@ class EscalationSweep(BaseModel):
     """One pass of the escalation rules at ``now`` (the sweep workflow's time)."""
 
     now: datetime
+    # The sweep workflow's task queue, where a case refund left pending (its start failed while
+    # Temporal was down) is started; None (a sweep of an older schedule run): none is started.
+    task_queue: str | None = None
 
 
 class EscalationSweepResult(BaseModel):
     raised: int
     resolved: int
     notified: int
+    refunds_started: int = 0  # case refunds left pending, started by this sweep
 
 
 class AttentionChange(BaseModel):

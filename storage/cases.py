@@ -50,12 +50,33 @@ async def add_note(session: AsyncSession, case: ServiceCase, author: str, text: 
     await session.flush()
 
 
+RESOLVED_NOTE = "resolved: "
+
+
 async def resolve(session: AsyncSession, case: ServiceCase, author: str, resolution: str) -> None:
     case.status = CaseStatus.RESOLVED.value
     case.resolution = resolution
     case.resolved_at = datetime.now(UTC)
-    session.add(CaseNote(case_id=case.id, author=author, text=f"resolved: {resolution}"))
+    session.add(CaseNote(case_id=case.id, author=author, text=f"{RESOLVED_NOTE}{resolution}"))
     await session.flush()
+
+
+@dataclass(frozen=True)
+class PendingRefund:
+    case_id: str
+    resolved_by: str | None  # the name of the API key that resolved the case
+
+
+async def pending_refunds(session: AsyncSession) -> list[PendingRefund]:
+    """Cases resolved with a refund not made yet, oldest resolution first: those whose refund is
+    under way, and those whose workflow a Temporal outage kept from starting."""
+    cases = (await session.execute(select(ServiceCase).where(
+        ServiceCase.action_kind == CaseActionKind.REFUND.value,
+        ServiceCase.action_status == CaseActionStatus.PENDING.value,
+    ).order_by(ServiceCase.resolved_at, ServiceCase.id))).scalars().all()
+    return [PendingRefund(case_id=case.id, resolved_by=next(
+        (note.author for note in reversed(case.notes) if note.text.startswith(RESOLVED_NOTE)), None))
+        for case in cases]
 
 
 async def list_cases(

@@ -5,7 +5,8 @@ Resolving can set an action in motion, stored in the same transaction as the res
 retried request is a 409 and never acts twice): a reshipment is a new order at no charge for
 the case's order's customer and address, whose workflow runs the normal pipeline; a refund is
 made by the case-refund workflow (``case-refund-{case_id}``) through the payment provider, with
-a credit note."""
+a credit note. A refund that could not be started (Temporal unreachable) stays pending and is
+started by the API's startup sweep and by the escalation sweep's next tick."""
 
 import asyncio
 import re
@@ -18,14 +19,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from activities.adapters.temporal_case_refunds import start_case_refund
 from api.deps import Ops, Sessions, SettingsDep, Temporal
 from api.errors import ApiError
 from api.schemas import ErrorOut, ORDER_ID_PATTERN
 from api.temporal import is_unavailable, start_order_workflow
-from domain.cases import CaseActionKind, CaseActionStatus, CaseKind, CaseRefundInput, CaseStatus
+from domain.cases import CaseActionKind, CaseActionStatus, CaseKind, CaseStatus
 from logs import get_logger
 from settings import Settings
 from storage.cases import (
@@ -244,14 +244,8 @@ def _refused(loc: tuple[str | int, ...], message: str) -> RequestValidationError
 
 async def _start_refund(temporal: Client, settings: Settings, case_id: str, principal: Any) -> Any:
     """Start the case's refund workflow (a second start is a no-op: one refund per case)."""
-    workflow_id = case_refund_workflow_id(case_id)
-    try:
-        await temporal.start_workflow(CaseRefundWorkflow.run, CaseRefundInput(case_id=case_id, actor=principal.actor()),
-                                      id=workflow_id, task_queue=settings.task_queue,
-                                      id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
-    except WorkflowAlreadyStartedError:
-        pass
-    return temporal.get_workflow_handle(workflow_id)
+    await start_case_refund(temporal, settings.task_queue, case_id, principal.actor())
+    return temporal.get_workflow_handle_for(CaseRefundWorkflow.run, case_refund_workflow_id(case_id))
 
 
 async def _set_in_motion(temporal: Client, settings: Settings, sessions: Sessions, case: ServiceCase,
@@ -275,7 +269,8 @@ async def _set_in_motion(temporal: Client, settings: Settings, sessions: Session
     except Exception as exc:
         if not is_unavailable(exc):
             raise
-        # Stored: the startup sweep starts an unstarted reshipment, a repeated resolve the refund.
+        # Stored: the startup sweep starts an unstarted reshipment; a pending refund is started
+        # by the startup sweep, by the escalation sweep's next tick, or by a repeated resolve.
         log.warning("case action not started: Temporal is not reachable", case_id=case.id, error=str(exc))
 
 

@@ -3,14 +3,24 @@ normal pipeline) or a refund (through the provider, with a credit note, never mo
 left); each happens once however often the request is repeated; bad input writes nothing."""
 
 import asyncio
+import uuid
 from decimal import Decimal
 
+import httpx
 from sqlalchemy import func, select
+from temporalio.service import RPCError, RPCStatusCode
 
-from storage.models import Order, Payment, Refund, SandboxPaymentIntent, ServiceCase
+import temporal_client
+from activities.adapters.sandbox_outbound import RecordOnlyOpsNotifier
+from activities.alerts import AlertActivities
+from api.main import create_app
+from domain.models import EscalationSweep
+from storage.models import Order, Payment, Refund, SandboxPaymentIntent, ServiceCase, utcnow
 from tests.api.conftest import OPS, WAREHOUSE, Api
 from tests.factories import place_order
 from tests.returns_helpers import delivered_order
+from worker import escalation_rules
+from workflows.escalations import EscalationSweepWorkflow
 
 
 async def _case(api: Api, order_id: str | None, kind: str = "damaged") -> str:
@@ -125,3 +135,73 @@ async def test_bad_actions_are_refused_clearly_and_write_nothing(api: Api) -> No
         statuses = (await session.execute(select(ServiceCase.status, ServiceCase.action_kind))).all()
     assert sorted(statuses) == [("open", None), ("open", None)]
     assert await _count(api, Refund) == 0
+
+
+async def _resolve_while_temporal_is_down(api: Api, order_id: str) -> str:
+    """A case resolved with a refund through an API whose Temporal is unreachable: the answer
+    is 200 with the refund pending, and no workflow was started."""
+    case_id = await _case(api, order_id)
+    down = await temporal_client.connect(api.settings, "127.0.0.1:1", lazy=True)
+    app = create_app(api.settings, temporal=down, configure_logs=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://orderflow.test") as http:
+        app.state.startup_sweep.cancel()
+        resolved = await http.post(f"/cases/{case_id}/resolve", headers=OPS, json={
+            "resolution": "refunded the broken mug", "action": {"kind": "refund", "amount": "12.50"}})
+    assert resolved.status_code == 200, resolved.text
+    action = resolved.json()["action"]
+    assert (action["status"], action["credit_note_number"]) == ("pending", None)
+    try:
+        await api.temporal.get_workflow_handle(f"case-refund-{case_id}").describe()
+        raise AssertionError(f"the refund of {case_id} was started while Temporal was down")
+    except RPCError as exc:
+        assert exc.status == RPCStatusCode.NOT_FOUND
+    return case_id
+
+
+async def _refunded(api: Api, case_id: str) -> dict:
+    await api.temporal.get_workflow_handle(f"case-refund-{case_id}").result()
+    case = (await api.http.get(f"/cases/{case_id}", headers=OPS)).json()
+    assert case["action"]["status"] == "done" and case["action"]["credit_note_number"] is not None, case
+    return case
+
+
+async def _startup_sweep(api: Api) -> int:
+    app = create_app(api.settings, temporal=api.temporal, configure_logs=False)
+    async with app.router.lifespan_context(app):
+        return await app.state.startup_sweep
+
+
+async def test_a_refund_left_pending_while_temporal_was_down_is_started_by_the_sweeps_once(api: Api) -> None:
+    first = await _resolve_while_temporal_is_down(
+        api, await delivered_order(api.sessions, external_reference="WEB-CASE-DOWN-1"))
+    second = await _resolve_while_temporal_is_down(
+        api, await delivered_order(api.sessions, external_reference="WEB-CASE-DOWN-2"))
+    assert await _count(api, Refund) == 0
+
+    # The startup sweep of the next API start starts both; each is made with its credit note.
+    assert await _startup_sweep(api) == 2
+    for case_id in (first, second):
+        await _refunded(api, case_id)
+
+    # The escalation sweep (the scheduled workflow, on the worker's task queue) finds a third
+    # one; a refund that was started, under way or made, is never started again.
+    third = await _resolve_while_temporal_is_down(
+        api, await delivered_order(api.sessions, external_reference="WEB-CASE-DOWN-3"))
+    swept = await api.temporal.execute_workflow(EscalationSweepWorkflow.run, id=f"sweep-{uuid.uuid4().hex[:8]}",
+                                                task_queue=api.settings.task_queue)
+    assert swept.refunds_started == 1
+    case = await _refunded(api, third)
+    assert case["notes"][-1]["text"].startswith("EUR 12.50 refunded; credit note")
+    sweep = AlertActivities(api.sessions, RecordOnlyOpsNotifier(), escalation_rules(api.settings), api.temporal)
+    again = await sweep.run_escalation_sweep(EscalationSweep(now=utcnow(), task_queue=api.settings.task_queue))
+    assert again.refunds_started == 0
+    assert await _startup_sweep(api) == 0
+
+    async with api.sessions() as session:
+        refunds = (await session.execute(select(Refund).order_by(Refund.credit_note_number))).scalars().all()
+    assert sorted((r.case_id, r.amount) for r in refunds) == sorted(
+        (case_id, Decimal("12.50")) for case_id in (first, second, third))
+    assert len({r.credit_note_number for r in refunds}) == 3
+    # The refund names who resolved the case, as when the resolve started it itself.
+    assert {r.actor for r in refunds} == {"ops dev key"}
