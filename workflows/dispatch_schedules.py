@@ -12,7 +12,9 @@ once. Not a workflow module: the worker imports it, no workflow does.
 """
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import time, timedelta
+from functools import partial
 
 from temporalio.client import (
     Client,
@@ -25,6 +27,7 @@ from temporalio.client import (
     ScheduleRange,
     ScheduleSpec,
     ScheduleUpdate,
+    ScheduleUpdateInput,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -81,6 +84,11 @@ def wanted_schedules(settings: Settings) -> dict[str, Schedule]:
     return wanted
 
 
+def _keeping_state(schedule: Schedule, current: ScheduleUpdateInput) -> ScheduleUpdate:
+    # A schedule paused by hand (a public holiday) stays paused when a worker restarts.
+    return ScheduleUpdate(schedule=replace(schedule, state=current.description.schedule.state))
+
+
 async def schedule_pickup_dispatches(client: Client, settings: Settings) -> None:
     """Create or update each carrier's pickup schedule; delete those the settings dropped."""
     wanted = wanted_schedules(settings)
@@ -88,8 +96,7 @@ async def schedule_pickup_dispatches(client: Client, settings: Settings) -> None
         try:
             await client.create_schedule(schedule_id_, schedule)
         except ScheduleAlreadyRunningError:
-            await client.get_schedule_handle(schedule_id_).update(
-                lambda _, schedule=schedule: ScheduleUpdate(schedule=schedule))
+            await client.get_schedule_handle(schedule_id_).update(partial(_keeping_state, schedule))
     # The listing lags behind (visibility): the carriers with a vehicle are named as well.
     existing = {s.id async for s in await client.list_schedules() if s.id.startswith(SCHEDULE_ID_PREFIX)}
     existing |= {schedule_id(carrier) for carrier in DEFAULT_VEHICLE}

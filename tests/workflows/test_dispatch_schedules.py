@@ -2,7 +2,7 @@
 days, in the warehouse's zone) as pure unit tests; then on the real dev server, that the worker's
 start creates them (the server's own next tick times, in Amsterdam, are 30 minutes before the
 cut-off on pickup days only), updates a changed cut-off,
-deletes a carrier dropped from the settings, and that a tick makes the dispatch for the pickup
+deletes a carrier dropped from the settings, leaves a pause made by hand, and that a tick makes the dispatch for the pickup
 of its own planned time."""
 
 import asyncio
@@ -125,9 +125,11 @@ async def test_the_worker_keeps_the_schedules_in_line_with_the_settings_and_a_ti
     assert (result.pickup_at, result.pickup_key) == (expected, pickup_key("dpd", expected))
     assert result.dispatch_id is None and "nothing is ready for dpd" in result.note  # no order here
 
-    # DHL's cut-off moves, freight is dropped from the settings.
+    # DHL's cut-off moves, freight is dropped from the settings; PostNL was paused by hand.
+    await env.client.get_schedule_handle(schedule_id("postnl")).pause(note="public holiday")
     changed = local.model_copy(update={"carrier_pickup_cutoffs": {"postnl": "17:00", "dhl": "17:15", "dpd": "16:00"}})
     await schedule_pickup_dispatches(env.client, changed)
     dhl = (await env.client.get_schedule_handle(schedule_id("dhl")).describe()).schedule.spec.calendars[0]
     assert (list(dhl.hour), list(dhl.minute)) == ([ScheduleRange(16)], [ScheduleRange(45)])
+    assert (await env.client.get_schedule_handle(schedule_id("postnl")).describe()).schedule.state.paused
     assert await _missing(env, "freight") and not await _missing(env, "dpd")
