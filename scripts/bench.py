@@ -129,9 +129,15 @@ def floor_shape(history: WorkflowHistory) -> list[FloorCommand]:
     activities. Patch markers bring their own TemporalChangeVersion upsert, so those upserts
     are not repeated."""
     shape: list[FloorCommand] = []
+    scheduled_by = None  # the workflow task that scheduled the last activity in ``shape``
     for e in history.events:
         if e.HasField("activity_task_scheduled_event_attributes"):
-            shape.append(FloorCommand(kind="activity"))
+            by = e.activity_task_scheduled_event_attributes.workflow_task_completed_event_id
+            if shape and shape[-1].kind == "activity" and by == scheduled_by:
+                shape[-1].count += 1  # scheduled together (the handover's two): run together
+            else:
+                shape.append(FloorCommand(kind="activity"))
+            scheduled_by = by
         elif e.HasField("upsert_workflow_search_attributes_event_attributes"):
             fields = e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
             if "OrderStatus" in fields:
@@ -672,8 +678,8 @@ async def main(args: argparse.Namespace) -> int:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--orders", type=int, default=50, help="orders per throughput run (default 50)")
-    parser.add_argument("--repeats", type=int, default=3, help="throughput runs of each kind (default 3)")
+    parser.add_argument("--orders", type=int, default=200, help="orders per throughput run (default 200)")
+    parser.add_argument("--repeats", type=int, default=2, help="throughput runs of each kind (default 2)")
     parser.add_argument("--rate", type=float, default=10, help="arrivals per second for start latency (default 10)")
     parser.add_argument("--latency-seconds", type=float, default=10, help="seconds of arrivals, both kinds alternating (default 10)")
     parser.add_argument("--at-rest", type=int, default=1000,

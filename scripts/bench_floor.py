@@ -32,6 +32,7 @@ class FloorCommand(BaseModel):
     kind: str
     value: str = ""
     seconds: float = 0.0
+    count: int = 1  # activities: how many the order scheduled at once
 
 
 class FloorInput(BaseModel):
@@ -65,8 +66,10 @@ class FloorWorkflow:
         for n, command in enumerate(input.shape):
             match command.kind:
                 case "activity":
-                    await workflow.execute_activity(floor_noop, FloorStep(order_id=input.order_id, step=n),
-                                                    start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
+                    await asyncio.gather(*(
+                        workflow.execute_activity(floor_noop, FloorStep(order_id=input.order_id, step=n * 10 + i),
+                                                  start_to_close_timeout=timedelta(seconds=30), retry_policy=RETRY)
+                        for i in range(command.count)))
                 case "upsert":
                     self._status = command.value
                     workflow.upsert_search_attributes([sa.ORDER_STATUS.value_set(command.value),
