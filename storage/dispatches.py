@@ -1,9 +1,9 @@
 """Dispatches in the database: the packages one carrier collects in one vehicle, with the load
 plan made for them (``activities.planning.loading``).
 
-A package is in at most one open dispatch: while the dispatch is open, its row carries the
-package's tracking number in ``open_claim``, a unique column (NULL once the dispatch is
-cancelled or has left), so two dispatches made at the same moment cannot both take it,
+A package is in at most one open dispatch: while the dispatch is open (or departing), its row
+carries the package's tracking number in ``open_claim``, a unique column (NULL once the
+dispatch is cancelled or has left), so two dispatches made at the same moment cannot both take it,
 whatever either read first. Packages the plan leaves out (no room, over the payload) get no
 row: they stay ready for the next dispatch, and the stored plan lists them with why.
 """
@@ -24,7 +24,10 @@ from domain.enums import OrderStatus, ShipmentStatus
 from storage.containers import Container
 from storage.models import Base, Order, PackingPlanRecord, Shipment, ShipmentPackage, utcnow
 
-OPEN, DEPARTED, CANCELLED = "open", "departed", "cancelled"
+OPEN, DEPARTING, DEPARTED, CANCELLED = "open", "departing", "departed", "cancelled"
+# Departing: /depart is handing the orders over (it cannot be cancelled any more); its packages
+# stay claimed, as an open dispatch's, until it has departed.
+STATUSES = (OPEN, DEPARTING, DEPARTED, CANCELLED)
 # Who made a dispatch: staff over the API, or the carrier's pickup schedule.
 MADE_BY_STAFF, MADE_BY_SCHEDULE = "staff", "schedule"
 
@@ -38,7 +41,7 @@ class Dispatch(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     carrier: Mapped[str] = mapped_column(String(32), index=True)
     vehicle: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True, default=OPEN)  # open, departed, cancelled
+    status: Mapped[str] = mapped_column(String(16), index=True, default=OPEN)  # STATUSES
     stops: Mapped[int] = mapped_column(Integer)
     loaded: Mapped[int] = mapped_column(Integer)  # packages in the plan
     left_out: Mapped[int] = mapped_column(Integer)  # packages that did not go

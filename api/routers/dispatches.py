@@ -25,7 +25,7 @@ from api.routers.orders import handover
 from api.schemas import StepBody
 from domain.accountability import StaffActionKind
 from storage.db import transaction
-from storage.dispatches import CANCELLED, DEPARTED, OPEN, Dispatch, list_dispatches
+from storage.dispatches import CANCELLED, DEPARTED, DEPARTING, OPEN, Dispatch, list_dispatches
 from storage.models import utcnow
 from storage.staff_actions import action_row
 
@@ -91,7 +91,8 @@ class DispatchOut(BaseModel):
     id: str
     carrier: str
     vehicle: str
-    status: str = Field(description="open, departed, or cancelled")
+    status: str = Field(description="open; departing (POST .../depart is handing the orders over: send it again "
+                                    "if it did not finish); departed; or cancelled")
     stops: list[StopOut]
     loaded: int = Field(description="packages in the load plan")
     left_out: list[LeftOutOut] = Field(description="packages that did not go, with why; they stay ready")
@@ -208,9 +209,10 @@ async def create_dispatch(body: DispatchIn, principal: WarehouseOrOps, sessions:
 @router.get("/warehouse/dispatches", response_model=list[DispatchOut], summary="Dispatches, newest first")
 async def dispatches(_: WarehouseOrOps, sessions: Sessions,
                      carrier: str | None = Query(default=None, max_length=32),
-                     status: Literal["open", "departed", "cancelled"] | None = Query(default=None),
+                     status: Literal["open", "departing", "departed", "cancelled"] | None = Query(default=None),
                      limit: int = Query(default=50, ge=1, le=500)) -> list[DispatchOut]:
-    """Filter by `carrier` and `status` (open, departed, cancelled). Roles: warehouse, ops."""
+    """Filter by `carrier` and `status` (open, departing, departed, cancelled); the packages of
+    an open or departing dispatch are in no other. Roles: warehouse, ops."""
     async with sessions() as session:
         rows = await list_dispatches(session, carrier=carrier, status=status, limit=limit)
         return [_out(d, with_packages=False) for d in rows]
@@ -257,11 +259,15 @@ async def load_plan(dispatch_id: str, _: WarehouseOrOps, sessions: Sessions) -> 
              summary="Cancel an open dispatch: its packages are free for another")
 async def cancel_dispatch(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions) -> DispatchOut:
     """The packages stay booked and ready; a new dispatch may take them. A repeat answers the
-    cancelled dispatch; a departed one cannot be cancelled (409). Roles: warehouse, ops."""
+    cancelled dispatch; a departing or departed one cannot be cancelled (409). Roles: warehouse,
+    ops."""
     async with transaction(sessions) as session:
         d = await _dispatch(session, dispatch_id, lock=True)
         if d.status == CANCELLED:
             return _out(d, with_packages=True)
+        if d.status == DEPARTING:
+            raise ApiError(409, f"dispatch {d.id} is departing: the vehicle is leaving; send POST "
+                                f"/warehouse/dispatches/{d.id}/depart again to finish", status=d.status)
         if d.status != OPEN:
             raise ApiError(409, f"dispatch {d.id} is {d.status}; only an open dispatch can be cancelled", status=d.status)
         d.status, d.closed_at = CANCELLED, utcnow()
@@ -281,15 +287,19 @@ async def depart(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions
     An order that cannot be handed over (cancelled since it was loaded) is listed under
     `handover` with why: take its packages out of the vehicle. A repeat answers the departed
     dispatch; a cancelled one cannot depart (409). Roles: warehouse, ops."""
-    async with sessions() as session:
-        d = await _dispatch(session, dispatch_id)
-    if d.status == DEPARTED:
-        return _out(d, with_packages=True)
-    if d.status != OPEN:
-        raise ApiError(409, f"dispatch {d.id} is {d.status}; only an open dispatch can depart", status=d.status)
+    # Departing first, under the row lock and before any handover: a cancel from now on is
+    # refused, so no order is shipped in a dispatch that ends cancelled.
+    async with transaction(sessions) as session:
+        d = await _dispatch(session, dispatch_id, lock=True)
+        if d.status == DEPARTED:
+            return _out(d, with_packages=True)
+        if d.status not in (OPEN, DEPARTING):
+            raise ApiError(409, f"dispatch {d.id} is {d.status}; only an open dispatch can depart", status=d.status)
+        d.status = DEPARTING
+        order_ids = list(dict.fromkeys(p.order_id for p in d.packages))
     step = StepBody(confirmed_by=body.confirmed_by) if body and body.confirmed_by else None
     results = []
-    for order_id in dict.fromkeys(p.order_id for p in d.packages):
+    for order_id in order_ids:
         try:
             done = await handover(order_id, principal, sessions, temporal, settings, step)
             results.append(HandoverOut(order_id=order_id, handed_over=True, status=done.status, message=done.message))
@@ -298,7 +308,7 @@ async def depart(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions
                                        message=exc.detail))
     async with transaction(sessions) as session:
         d = await _dispatch(session, dispatch_id, lock=True)
-        if d.status == OPEN:  # a twin request may have closed it meanwhile
+        if d.status == DEPARTING:  # a twin request may have finished it meanwhile
             d.status, d.closed_at = DEPARTED, utcnow()
             for p in d.packages:
                 p.open_claim = None

@@ -3,6 +3,7 @@ are taken, grouped into stops and planned (the plan passes the independent check
 again on the packages as booked), a package goes in one open dispatch only, and bad input is
 refused with a clear 4xx, writing nothing."""
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import func, select
@@ -202,3 +203,21 @@ async def test_departure_hands_over_every_order_loaded(api: Api) -> None:
     assert cancel.status_code == 409 and "only an open dispatch can be cancelled" in cancel.json()["detail"]
     listed = (await api.http.get("/warehouse/dispatches", params={"status": "departed"}, headers=OPS)).json()
     assert [d["id"] for d in listed] == [made["id"]]
+
+
+async def test_a_departure_and_a_cancel_at_once_never_ship_a_cancelled_dispatch(api: Api) -> None:
+    order = await _ready(api, "WEB-DSP-RACE", AMSTERDAM, [{"sku": "MUG-001", "quantity": 1}], "postnl")
+    made = (await api.http.post("/warehouse/dispatches", json={"carrier": "postnl"}, headers=WAREHOUSE)).json()
+    departed, cancelled = await asyncio.gather(
+        api.http.post(f"/warehouse/dispatches/{made['id']}/depart", headers=WAREHOUSE),
+        api.http.post(f"/warehouse/dispatches/{made['id']}/cancel", headers=OPS))
+    shown = (await api.http.get(f"/warehouse/dispatches/{made['id']}", headers=WAREHOUSE)).json()
+    if departed.status_code == 200:
+        # The vehicle left first: the cancel is refused, and the order went with it.
+        assert cancelled.status_code == 409 and shown["status"] == "departed", (departed.text, cancelled.text)
+        await api.wait_for_status(order["order_id"], "SHIPPED")
+    else:
+        status = (await api.http.get(f"/orders/{order['order_id']}", headers=OPS)).json()["status"]
+        # The cancel came first: nothing was handed over.
+        assert departed.status_code == 409 and cancelled.status_code == 200, (departed.text, cancelled.text)
+        assert shown["status"] == "cancelled" and status == "READY_TO_SHIP"
