@@ -149,8 +149,10 @@ class OrderWorkflow:
         # the idempotency keys of each occurrence apart.
         self._short_pick: ShortPickReport | None = None
         self._shortage_round = 0
-        # What the packer reported packing, when not the packing plan: booked as packed.
+        # What the packer reported packing, when not the packing plan: booked as packed; and
+        # how many times the order was booked (a report no carrier takes is packed again).
         self._packed_as: list[PackedPackage] | None = None
+        self._pack_rounds = 0
 
     # --- the process ------------------------------------------------------------------
 
@@ -192,8 +194,11 @@ class OrderWorkflow:
         if workflow.patched(WAREHOUSE_PATCH):
             await self._plan_warehouse_step(WarehouseActivities.plan_packing, "packing-plan")
         await self._wait_for_human(lambda: self._packed)
-        if not await self._book_shipment():
-            return
+        while not await self._book_shipment():
+            if self._status == OrderStatus.CANCELLED:
+                return
+            # The packages as reported fit no carrier: packed again, booked again.
+            await self._wait_for_human(lambda: self._packed)
         if workflow.patched(DOCUMENTS_PATCH):
             await self._create_documents()
         self._checkpoint()
@@ -407,14 +412,25 @@ class OrderWorkflow:
         return True
 
     async def _book_shipment(self) -> bool:
+        """Book the packages; False when no carrier took them: the order is cancelled (nothing
+        any carrier takes), or, for packages the packer reported, it is back in PACKING."""
         self._booking_started = True
+        self._pack_rounds += 1
+        key = self._key("book" if self._pack_rounds == 1 else f"book-{self._pack_rounds}")
         try:
             self._shipment = await self._step(
-                ShippingActivities.book_shipment, ShipmentRequest(order_id=self._order_id, idempotency_key=self._key("book"),
+                ShippingActivities.book_shipment, ShipmentRequest(order_id=self._order_id, idempotency_key=key,
                                                                   packages=self._packed_as))
         except ActivityError as err:
             if not _is_refusal(err, ErrorType.CARRIER_REFUSED):
                 raise
+            if self._packed_as:
+                # The packer's report, not the goods, fits no carrier (a slip of the finger, or
+                # a box too big): the goods are still here, so they are packed again.
+                self._packed, self._packed_as = False, None
+                await self._set_status(OrderStatus.PACKING, f"no carrier takes the packages as reported "
+                                                            f"({_refusal_message(err)}); pack again")
+                return False
             # No carrier will take it: the customer is refunded rather than left waiting.
             await self._compensate(_refusal_message(err))
             return False

@@ -2,6 +2,8 @@
 with the packages as packed (their size and weight), the labels say so; a bad report is a clear
 422 that changes nothing."""
 
+import asyncio
+
 import pypdfium2 as pdfium
 from sqlalchemy import select
 
@@ -55,3 +57,28 @@ async def test_a_bad_package_report_is_refused_and_changes_nothing(api: Api) -> 
         assert where in response.json()["message"], response.json()["message"]
     order = (await api.http.get(f"/orders/{order_id}", headers=OPS)).json()
     assert order["status"] == "PACKING" and not any("pack confirmed" in e["message"] for e in order["timeline"])
+
+
+async def test_packages_no_carrier_takes_send_the_order_back_to_packing_not_cancelled(api: Api) -> None:
+    """A slip of the finger (2.5 m, longer than any carrier service takes) must not cancel the
+    order: the goods are still at the pack station, so it is packed and reported again."""
+    order_id = await api.placed(external_reference="WEB-TOO-LONG", lines=[{"sku": "MUG-001", "quantity": 1}])
+    await api.wait_for_status(order_id, "PICKING")
+    assert (await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)).status_code == 200
+    await api.wait_for_status(order_id, "PACKING")
+    typo = {"length_mm": 2_500, "width_mm": 200, "height_mm": 150, "weight_grams": 900}
+    assert (await api.http.post(f"/orders/{order_id}/pack", headers=WAREHOUSE,
+                                json={"packages": [typo]})).status_code == 200
+    for _ in range(200):
+        order = (await api.http.get(f"/orders/{order_id}", headers=OPS)).json()
+        if "pack again" in order["timeline"][-1]["message"]:
+            break
+        await asyncio.sleep(0.05)
+    assert order["status"] == "PACKING" and "no carrier takes the packages as reported" in order["timeline"][-1]["message"]
+    again = await api.http.post(f"/orders/{order_id}/pack", headers=WAREHOUSE,
+                                json={"packages": [{**typo, "length_mm": 250}]})
+    assert again.status_code == 200 and again.json()["accepted"] is True, again.text
+    order = await api.wait_for_status(order_id, "READY_TO_SHIP")
+    async with api.sessions() as s:
+        booked = (await s.execute(select(ShipmentPackage).where(ShipmentPackage.order_id == order_id))).scalars().all()
+    assert [(p.length_mm, p.weight_grams) for p in booked] == [(250, 900)]
