@@ -285,7 +285,10 @@ async def depart(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions
     """Confirms the handover of each order loaded (as `POST /orders/{id}/handover` does: stock
     leaves the shelf, a card is captured, the order becomes SHIPPED) and closes the dispatch.
     An order that cannot be handed over (cancelled since it was loaded) is listed under
-    `handover` with why: take its packages out of the vehicle. A repeat answers the departed
+    `handover` with why: take its packages out of the vehicle. When Temporal cannot be reached
+    (or another error than the order's refusal), 503 lists the orders not handed over and the
+    dispatch stays `departing`, its packages claimed: send it again, which hands over the rest
+    (an order handed over already counts as handed over). A repeat answers the departed
     dispatch; a cancelled one cannot depart (409). Roles: warehouse, ops."""
     # Departing first, under the row lock and before any handover: a cancel from now on is
     # refused, so no order is shipped in a dispatch that ends cancelled.
@@ -298,18 +301,32 @@ async def depart(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions
         d.status = DEPARTING
         order_ids = list(dict.fromkeys(p.order_id for p in d.packages))
     step = StepBody(confirmed_by=body.confirmed_by) if body and body.confirmed_by else None
-    results = []
+    results, unsure = [], []
     for order_id in order_ids:
         try:
+            # A handover confirmed before (by hand, or by a /depart that did not finish) answers
+            # accepted=false: handed over all the same.
             done = await handover(order_id, principal, sessions, temporal, settings, step)
             results.append(HandoverOut(order_id=order_id, handed_over=True, status=done.status, message=done.message))
         except ApiError as exc:
             results.append(HandoverOut(order_id=order_id, handed_over=False, status=exc.extra.get("status"),
                                        message=exc.detail))
+            if exc.status_code != 409:
+                # Not the order's refusal (Temporal unreachable, ...): whether it may go is not
+                # known, so the dispatch stays departing with its packages claimed.
+                unsure.append(f"{order_id} ({exc.detail})")
+    if unsure:
+        raise ApiError(503, f"dispatch {dispatch_id} is still departing: {len(unsure)} orders could not be handed "
+                            f"over: {'; '.join(unsure[:10])}; send POST /warehouse/dispatches/{dispatch_id}/depart "
+                            "again (orders handed over already are not handed over twice)",
+                       headers={"Retry-After": "5"}, status=DEPARTING,
+                       handover=[r.model_dump(mode="json") for r in results])
     async with transaction(sessions) as session:
         d = await _dispatch(session, dispatch_id, lock=True)
         if d.status == DEPARTING:  # a twin request may have finished it meanwhile
             d.status, d.closed_at = DEPARTED, utcnow()
+            # Only now are the claims let go: the packages of an order that was refused (cancelled,
+            # finished) may go in another dispatch once the order is ready again.
             for p in d.packages:
                 p.open_claim = None
             failed = [r.order_id for r in results if not r.handed_over]

@@ -6,9 +6,11 @@ refused with a clear 4xx, writing nothing."""
 import asyncio
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from activities.planning.loading_check import check_load_plan
+from api.main import create_app
 from storage.dispatches import Dispatch, DispatchPackage
 from storage.models import ShipmentPackage, StaffAction
 from tests.api.conftest import CHANNEL, OPS, WAREHOUSE, Api
@@ -221,3 +223,40 @@ async def test_a_departure_and_a_cancel_at_once_never_ship_a_cancelled_dispatch(
         # The cancel came first: nothing was handed over.
         assert departed.status_code == 409 and cancelled.status_code == 200, (departed.text, cancelled.text)
         assert shown["status"] == "cancelled" and status == "READY_TO_SHIP"
+
+
+async def test_a_departure_temporal_could_not_confirm_keeps_the_dispatch_and_is_retried(api: Api) -> None:
+    import temporal_client
+
+    first = await _ready(api, "WEB-DSP-DOWN1", AMSTERDAM, [{"sku": "MUG-001", "quantity": 1}], "postnl")
+    second = await _ready(api, "WEB-DSP-DOWN2", UTRECHT, [{"sku": "BOOK-042", "quantity": 1}], "postnl")
+    made = (await api.http.post("/warehouse/dispatches", json={"carrier": "postnl"}, headers=WAREHOUSE)).json()
+    # One order handed over by hand already: the departure counts it as handed over.
+    assert (await api.http.post(f"/orders/{first['order_id']}/handover", headers=WAREHOUSE)).status_code == 200
+
+    down = await temporal_client.connect(api.settings, "127.0.0.1:1", lazy=True)
+    app = create_app(api.settings, temporal=down, configure_logs=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://orderflow.test") as http:
+        failed = await http.post(f"/warehouse/dispatches/{made['id']}/depart", headers=WAREHOUSE)
+        app.state.startup_sweep.cancel()
+    assert failed.status_code == 503, failed.text
+    answer = failed.json()
+    assert second["order_id"] in answer["detail"] and "send POST" in answer["detail"] and "depart again" in answer["detail"]
+    assert answer["status"] == "departing"
+    assert {r["order_id"] for r in answer["handover"] if not r["handed_over"]} >= {second["order_id"]}
+    shown = (await api.http.get(f"/warehouse/dispatches/{made['id']}", headers=WAREHOUSE)).json()
+    assert shown["status"] == "departing" and shown["closed_at"] is None
+    # Its packages are still claimed: no other dispatch takes them, and it cannot be cancelled.
+    again = await api.http.post("/warehouse/dispatches", json={"carrier": "postnl"}, headers=WAREHOUSE)
+    assert again.status_code == 409 and "nothing is ready" in again.json()["detail"]
+    cancel = await api.http.post(f"/warehouse/dispatches/{made['id']}/cancel", headers=WAREHOUSE)
+    assert cancel.status_code == 409 and "send POST" in cancel.json()["detail"]
+    listed = (await api.http.get("/warehouse/dispatches", params={"status": "departing"}, headers=OPS)).json()
+    assert [d["id"] for d in listed] == [made["id"]]
+
+    retried = await api.http.post(f"/warehouse/dispatches/{made['id']}/depart", headers=WAREHOUSE)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "departed"
+    assert all(r["handed_over"] for r in retried.json()["handover"]), retried.json()["handover"]
+    await api.wait_for_status(second["order_id"], "SHIPPED")
