@@ -63,8 +63,6 @@ log = get_logger(__name__)
 # More ready packages than this are taken oldest booking first; the rest wait for the next
 # vehicle (the largest, a trailer, takes some 1,000 parcels).
 MAX_PACKAGES = 1_500
-# Re-plans to keep an order's packages together (see _plan_whole_orders).
-MAX_REPLANS = 3
 
 
 class DispatchRefused(Exception):
@@ -110,18 +108,19 @@ def _plan_whole_orders(ready: list[ReadyPackage], stops: dict[str, int], vehicle
     order_of = {p.tracking_number: p.order_id for p in ready}
     held: list[Unplaced] = []
     planned = packages
-    for _ in range(MAX_REPLANS):
+    while True:
         plan = plan_load(planned, vehicle)
         placed = {p.package_id for p in plan.placements}
         split = {order_of[u.package_id] for u in plan.unplaced} & {order_of[i] for i in placed}
         if not split:
             break
-        back = {p.id for p in planned if order_of[p.id] in split and p.id in placed}
+        # The split orders are held back whole (all their packages, not only those placed: a
+        # package left in the plan would go without the rest). Each round takes out at least
+        # one order, so this ends, at worst with nothing planned.
         held += [Unplaced(p.id, p.stop, "held back with the other packages of its order, which do not all go")
-                 for p in planned if p.id in back]
-        planned = [p for p in planned if p.id not in back]
-    else:
-        plan = plan_load(planned, vehicle)  # splits left after the last re-plan stay
+                 for p in planned if order_of[p.id] in split and p.id in placed]
+        planned = [p for p in planned if order_of[p.id] not in split]
+        held += [Unplaced(u.package_id, u.stop, u.reason) for u in plan.unplaced if order_of[u.package_id] in split]
     plan.unplaced += held
     data = plan.to_dict()
     problems = check_load_plan(data, [_package_dict(p) for p in packages], MIN_SUPPORT)
