@@ -99,6 +99,20 @@ def _instruction(p: ReadyPackage) -> str | None:
     return None
 
 
+def oldest_whole_orders(ready: list[ReadyPackage], limit: int) -> list[ReadyPackage]:
+    """At most ``limit`` of the ``ready`` packages, whole orders only, the order booked first
+    first: an order cut in two here would be split across vehicles. An order larger than what
+    is left is passed over for the smaller ones after it."""
+    by_order: dict[str, list[ReadyPackage]] = defaultdict(list)
+    for p in ready:
+        by_order[p.order_id].append(p)
+    taken: list[ReadyPackage] = []
+    for packages in sorted(by_order.values(), key=lambda ps: (min(p.booked_at for p in ps), ps[0].order_id)):
+        if len(taken) + len(packages) <= limit:
+            taken += packages
+    return taken
+
+
 def _plan_whole_orders(ready: list[ReadyPackage], stops: dict[str, int], vehicle: Vehicle) -> tuple[LoadPlan, list[str]]:
     """Plan the load, keeping each order's packages together: when only some of an order's
     packages go, the order is held back whole and the rest planned again (an order shipped
@@ -198,7 +212,7 @@ async def make_dispatch(sessions: async_sessionmaker[AsyncSession], carrier: str
         raise NothingReady(409, f"nothing is ready for {carrier}: no package booked with it whose order is "
                                 "READY_TO_SHIP and that is in no open dispatch (GET /warehouse/dispatches lists "
                                 "the open ones)")
-    ready = ready[:MAX_PACKAGES]
+    ready = oldest_whole_orders(ready, MAX_PACKAGES)
     stops = stops_for(ready, home_country)
     plan, problems = await asyncio.to_thread(_plan_whole_orders, ready, stops, chosen)
     if not plan.placements:

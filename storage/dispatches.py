@@ -111,6 +111,7 @@ class ReadyPackage:
     weight_g: int
     upright: bool
     pallet: bool
+    booked_at: datetime  # the package's booking: more ready than a vehicle takes, the oldest go first
 
     def for_planner(self, stop: int) -> Package:
         return Package(self.tracking_number, stop, self.length, self.width, self.height, self.weight_g,
@@ -184,7 +185,7 @@ async def find_packages(session: AsyncSession, carrier: str, *, tracking_numbers
             container=package.container, length=package.length_mm, width=package.width_mm,
             height=package.height_mm, weight_g=package.weight_grams,
             upright=kind == "crate" or upright_by_order[order.id].get(package.package_number, False),
-            pallet=kind == "pallet"))
+            pallet=kind == "pallet", booked_at=package.created_at))
     return ready, not_ready, unknown
 
 
