@@ -261,6 +261,7 @@ class OrderWorkflow:
         path (the order's backorder policy) while what was picked waits in its tote. Pre-ordered
         units are picked in a second round when they arrive; cancelled ones leave the order,
         which is re-priced. False when the order ended (cancelled)."""
+        self._checkpoint()  # a cancellation that came with the report goes first
         report, self._short_pick = self._short_pick, None
         assert report is not None
         self._note(TimelineKind.EVENT, f"short pick on {report.pick_list_id}: {_describe(report.lines)}"

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 import structlog
 from fastapi import APIRouter, Body, Header, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.deps import ChannelOrOps, OrderReader, Principal, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
 from api.errors import ApiError
 from api.examples import ORDER_EXAMPLES
+from api.routers.warehouse import tell_order_pick_list_done
 from api.schemas import (
     CHANNEL_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -61,7 +63,7 @@ from domain.rules import FINAL_STATUSES
 from domain.stock import BackorderDecisionInput
 from logs import get_logger
 from storage.db import transaction
-from storage.models import Order, StaffAction, utcnow
+from storage.models import Order, PickList, StaffAction, utcnow
 from storage.staff_actions import order_actions, record_action
 from domain.discounts import DiscountRefused
 from storage.orders import UnknownSkus, add_order
@@ -503,8 +505,18 @@ async def pick(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessions,
                settings: SettingsDep, body: OptionalStepBody = None) -> StepOut:
     """Body (optional): `{"confirmed_by": "..."}` (default: the key's name). The order's goods
     are picked. Accepted while the order is on its way to PICKING too (applied when it gets
-    there); a repeat answers 200 with `accepted: false`. Roles: warehouse, ops."""
+    there); a repeat answers 200 with `accepted: false`. For an order whose pick list finished
+    short, the list's outcome is sent (its missing units go down the out-of-stock path), as the
+    pick that finished it did: a way to send it again when that pick could not reach the
+    order (Temporal was away). Roles: warehouse, ops."""
     confirmation, actor = _confirmation(principal, body)
+    async with sessions() as session:
+        short_list = await session.scalar(select(PickList.id).where(
+            PickList.order_id == order_id, PickList.status == "short"))
+    if short_list is not None:
+        await load_order(sessions, principal, order_id)
+        told = await tell_order_pick_list_done(short_list, principal, sessions, temporal, settings, actor)
+        return StepOut(order_id=order_id, accepted=told.accepted, status=told.status, message=told.message)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_picked,
                        confirmation, StaffActionKind.PICK, actor)
 

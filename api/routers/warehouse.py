@@ -20,8 +20,9 @@ from api.errors import ApiError
 from api.schemas import ORDER_ID_PATTERN
 from api.temporal import ensure_started, send_update
 from domain.accountability import Actor, StaffActionKind
-from domain.models import StepConfirmation
+from domain.models import StepConfirmation, StepResult
 from domain.stock import ShortPickReport
+from logs import get_logger
 from storage.db import transaction
 from storage.models import BinStock, Order, PackingPlanRecord, PickList, PickListLine, Product, WarehouseLocation, utcnow
 from storage.staff_actions import action_row, record_action
@@ -38,6 +39,7 @@ from storage.warehouse import (
 )
 from workflows.order import OrderWorkflow
 
+log = get_logger(__name__)
 router = APIRouter(tags=["warehouse"])
 
 _PICK_LIST_ID = re.compile(r"^pl_[0-9a-f]{16}$")
@@ -164,9 +166,11 @@ async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100
     async with transaction(sessions) as session:
         pl = await _pick_list(session, pick_list_id, lock=True)
         result, followup = await confirm_step(session, pl, step, body, principal.name, actor)
-    await tell_orders(temporal, followup, principal, sessions, settings, actor)
+    # This order first: the others' trouble must not keep it from being told.
     if result.completed:
-        result.order_status = await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings, actor)
+        result.order_status = (await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings,
+                                                               actor)).status
+    await tell_orders(temporal, followup, principal, sessions, settings, actor)
     return result
 
 
@@ -183,19 +187,25 @@ class Followup:
 async def tell_orders(temporal: Any, followup: Followup, principal: Principal, sessions: Any, settings: Any,
                       actor: Actor) -> None:
     """Orders a short pick raised an alert for keep NeedsAttention in their workflows; pick
-    lists a correction finished tell their orders (``tell_order_pick_list_done``)."""
+    lists a correction finished tell their orders (``tell_order_pick_list_done``). Other
+    orders' answers are not this request's: a refusal or an unreachable Temporal is logged,
+    and ``POST /orders/{id}/pick`` sends that order its list's outcome again."""
     for order_id, (open_alerts, message) in followup.attention.items():
         await signal_attention(temporal, order_id, open_alerts, message)
     for pick_list_id in followup.finished:
-        await tell_order_pick_list_done(pick_list_id, principal, sessions, temporal, settings, actor)
+        try:
+            await tell_order_pick_list_done(pick_list_id, principal, sessions, temporal, settings, actor)
+        except ApiError as exc:
+            log.warning("another order's finished pick list was not told", pick_list_id=pick_list_id,
+                        status=exc.status_code, detail=exc.detail)
 
 
 async def tell_order_pick_list_done(pick_list_id: str, principal: Principal, sessions: Any, temporal: Any,
-                                    settings: Any, actor: Actor) -> str:
+                                    settings: Any, actor: Actor) -> StepResult:
     """A pick list that was just finished tells its order, once (exactly the request that
     finished it sends this): all picked → ``confirm_picked`` (as ``POST /orders/{id}/pick``);
     units no bin held → ``report_short_pick`` with them, each with the backorder policy of its
-    line and when more is expected. Returns the order's status after."""
+    line and when more is expected. Returns the order's answer."""
     async with sessions() as session:
         pl = await session.get(PickList, pick_list_id)
         missing = await unpicked(session, pl) if pl.status == "short" else {}
@@ -215,7 +225,7 @@ async def tell_order_pick_list_done(pick_list_id: str, principal: Principal, ses
                                         StepConfirmation(confirmed_by=actor.label()))
     if step_result.accepted:
         await record_action(sessions, StaffActionKind.PICK, actor, sent_at=sent_at, order_id=order.id, detail=detail)
-    return step_result.status
+    return step_result
 
 
 async def confirm_step(session: AsyncSession, pl: PickList, step: int, body: PickConfirmBody, key_name: str,

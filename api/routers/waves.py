@@ -187,7 +187,8 @@ async def confirm_wave_pick(wave_id: str, step: Annotated[int, Path(ge=1, le=100
         answer = WaveConfirmOut(**result.model_dump(), wave_id=wave.id, wave_step=step, tote=pl.tote,
                                 order_id=pl.order_id, wave_status=wave.status,
                                 new_wave_steps=sorted({s.step for s in wave.steps} - before))
-    await tell_orders(temporal, followup, principal, sessions, settings, actor)
     if answer.completed:
-        answer.order_status = await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings, actor)
+        answer.order_status = (await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings,
+                                                               actor)).status
+    await tell_orders(temporal, followup, principal, sessions, settings, actor)
     return answer

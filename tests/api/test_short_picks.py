@@ -290,3 +290,39 @@ async def test_cancelling_after_a_short_pick_puts_the_picked_goods_back(api: Api
     for sku in ("LAMP-200", "BOOK-042"):
         stock = (await api.http.get(f"/stock/{sku}", headers=OPS)).json()
         assert stock["reserved"] == 0, stock
+
+
+async def test_another_orders_refusal_does_not_keep_this_order_from_being_told(api: Api) -> None:
+    """The pick that empties a bin finishes another order's list too; that order's workflow is
+    gone (terminated by hand). The picker's own order is still told, and the answer is 200."""
+    mine_id = await api.placed(external_reference="SP-8", lines=[{"sku": "LAMP-200", "quantity": 2}])
+    other_id = await api.placed(external_reference="SP-9", lines=[{"sku": "LAMP-200", "quantity": 2}])
+    await api.wait_for_status(mine_id, "PICKING")
+    await api.wait_for_status(other_id, "PICKING")
+    mine = await _pick_list_of(api, mine_id)
+    await _pick_list_of(api, other_id)
+    await api.temporal.get_workflow_handle(f"order-{other_id}").terminate("gone, for the test")
+    (lamp,) = mine["steps"]
+    response = await _pick(api, mine, lamp, quantity=1, short=True)
+    assert response.status_code == 200, response.text
+    assert response.json()["completed"] is True
+    await api.wait_for_status(mine_id, "AWAITING_CUSTOMER")
+
+
+async def test_pick_sends_a_short_lists_outcome_again_when_it_never_reached_the_order(api: Api) -> None:
+    """The pick that finished the list short was booked, but its message to the order was lost
+    (Temporal was away): POST /orders/{id}/pick sends the list's outcome again."""
+    order_id = await api.placed(external_reference="SP-10", lines=[{"sku": "LAMP-200", "quantity": 2}])
+    await api.wait_for_status(order_id, "PICKING")
+    pl = await _pick_list_of(api, order_id)
+    async with api.sessions() as s, s.begin():
+        # What the booked pick left behind: one lamp taken, one short, the list finished short.
+        line = (await s.execute(select(PickListLine).where(PickListLine.pick_list_id == pl["id"]))).scalar_one()
+        line.picked, line.short = 1, 1
+        (await s.get(PickList, pl["id"])).status = "short"
+    again = await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)
+    assert again.status_code == 200 and again.json()["accepted"] is True, again.text
+    order = await api.wait_for_status(order_id, "AWAITING_CUSTOMER")
+    assert "1 x LAMP-200" in order["timeline"][-1]["message"]
+    repeat = await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)
+    assert repeat.status_code == 409 and "AWAITING_CUSTOMER" in repeat.json()["detail"], repeat.text
