@@ -201,6 +201,18 @@ async def make_dispatch(sessions: async_sessionmaker[AsyncSession], carrier: str
     async with sessions() as session:
         ready, not_ready, unknown = await find_packages(session, carrier, tracking_numbers=tracking_numbers,
                                                         shipment_ids=shipment_ids)
+        if (tracking_numbers is not None or shipment_ids is not None) and ready and not unknown and not not_ready:
+            # Named packages keep orders whole too: the rest of an order left behind would be
+            # shipped with the first departure all the same, by the order's handover.
+            named = {p.tracking_number for p in ready}
+            orders = {p.order_id for p in ready}
+            every, _, _ = await find_packages(session, carrier)
+            left = [p for p in every if p.order_id in orders and p.tracking_number not in named]
+            if left:
+                raise DispatchRefused(409, "an order's packages go together: "
+                                           f"{_listing([f'{p.tracking_number} (order {p.order_id})' for p in left])} "
+                                           "are ready too and were not named; name them as well, or leave the "
+                                           "order out")
     if unknown:
         raise DispatchRefused(422, f"no package or shipment {_listing(unknown)}; check the numbers on the labels "
                                    "(GET /orders/{id} lists an order's shipments and packages)")

@@ -194,8 +194,9 @@ async def create_dispatch(body: DispatchIn, principal: WarehouseOrOps, sessions:
     carrier's usual one by default). Packages that do not go (no room, over the payload, too
     large) are listed under `left_out` with why, and stay ready for the next dispatch; an order
     whose packages do not all go is held back whole. 422: unknown carrier, vehicle or package;
-    409: nothing ready, a named package not ready or in another open dispatch, or nothing goes
-    in the vehicle. Roles: warehouse, ops."""
+    409: nothing ready, a named package not ready or in another open dispatch, named packages
+    that leave out ready packages of the same order (named in the answer), or nothing goes in
+    the vehicle. Roles: warehouse, ops."""
     try:
         dispatch, _ = await make_dispatch(sessions, body.carrier, actor=principal.actor(),
                                           home_country=settings.returns_country, vehicle=body.vehicle,

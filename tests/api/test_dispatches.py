@@ -260,3 +260,16 @@ async def test_a_departure_temporal_could_not_confirm_keeps_the_dispatch_and_is_
     assert retried.json()["status"] == "departed"
     assert all(r["handed_over"] for r in retried.json()["handover"]), retried.json()["handover"]
     await api.wait_for_status(second["order_id"], "SHIPPED")
+
+
+async def test_naming_part_of_an_orders_packages_is_refused_naming_the_rest(api: Api) -> None:
+    order = await _ready(api, "WEB-DSP-PART", AMSTERDAM, [{"sku": "LAMP-200", "quantity": 6}], "dpd")
+    first, second = order["shipments"][0]["package_tracking_numbers"]
+    part = await api.http.post("/warehouse/dispatches", json={"carrier": "dpd", "tracking_numbers": [first]},
+                               headers=WAREHOUSE)
+    assert part.status_code == 409, part.text
+    assert second in part.json()["detail"] and order["order_id"] in part.json()["detail"]
+    assert await _count(api, Dispatch) == 0
+    whole = await api.http.post("/warehouse/dispatches", json={"carrier": "dpd", "tracking_numbers": [first, second]},
+                                headers=WAREHOUSE)
+    assert whole.status_code == 201 and whole.json()["loaded"] == 2
