@@ -222,3 +222,19 @@ async def list_dispatches(session: AsyncSession, *, carrier: str | None, status:
 
 async def order_statuses(session: AsyncSession, order_ids: Sequence[str]) -> dict[str, str]:
     return dict((await session.execute(select(Order.id, Order.status).where(Order.id.in_(list(order_ids))))).all())
+
+
+async def packages_elsewhere(session: AsyncSession, dispatch: Dispatch) -> dict[str, list[str]]:
+    """Per order in ``dispatch``: its booked packages that are not in it (none for an order
+    wholly in the vehicle)."""
+    loaded = {p.tracking_number for p in dispatch.packages}
+    order_ids = list({p.order_id for p in dispatch.packages})
+    rows = (await session.execute(
+        select(ShipmentPackage.order_id, ShipmentPackage.tracking_number)
+        .where(ShipmentPackage.order_id.in_(order_ids), ShipmentPackage.status == ShipmentStatus.BOOKED)
+        .order_by(ShipmentPackage.order_id, ShipmentPackage.package_number))).all()
+    elsewhere: dict[str, list[str]] = {}
+    for order_id, number in rows:
+        if number not in loaded:
+            elsewhere.setdefault(order_id, []).append(number)
+    return elsewhere

@@ -25,7 +25,7 @@ from api.routers.orders import handover
 from api.schemas import StepBody
 from domain.accountability import StaffActionKind
 from storage.db import transaction
-from storage.dispatches import CANCELLED, DEPARTED, DEPARTING, OPEN, Dispatch, list_dispatches
+from storage.dispatches import CANCELLED, DEPARTED, DEPARTING, OPEN, Dispatch, list_dispatches, packages_elsewhere
 from storage.models import utcnow
 from storage.staff_actions import action_row
 
@@ -286,11 +286,12 @@ async def depart(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions
     """Confirms the handover of each order loaded (as `POST /orders/{id}/handover` does: stock
     leaves the shelf, a card is captured, the order becomes SHIPPED) and closes the dispatch.
     An order that cannot be handed over (cancelled since it was loaded) is listed under
-    `handover` with why: take its packages out of the vehicle. When Temporal cannot be reached
-    (or another error than the order's refusal), 503 lists the orders not handed over and the
-    dispatch stays `departing`, its packages claimed: send it again, which hands over the rest
-    (an order handed over already counts as handed over). A repeat answers the departed
-    dispatch; a cancelled one cannot depart (409). Roles: warehouse, ops."""
+    `handover` with why: take its packages out of the vehicle; so is an order some of whose
+    booked packages are not in this dispatch (it is handed over whole or not at all). When
+    Temporal cannot be reached (or another error than the order's refusal), 503 lists the
+    orders not handed over and the dispatch stays `departing`, its packages claimed: send it
+    again, which hands over the rest (an order handed over already counts). A repeat answers
+    the departed dispatch; a cancelled one cannot depart (409). Roles: warehouse, ops."""
     # Departing first, under the row lock and before any handover: a cancel from now on is
     # refused, so no order is shipped in a dispatch that ends cancelled.
     async with transaction(sessions) as session:
@@ -301,9 +302,18 @@ async def depart(dispatch_id: str, principal: WarehouseOrOps, sessions: Sessions
             raise ApiError(409, f"dispatch {d.id} is {d.status}; only an open dispatch can depart", status=d.status)
         d.status = DEPARTING
         order_ids = list(dict.fromkeys(p.order_id for p in d.packages))
+        elsewhere = await packages_elsewhere(session, d)
     step = StepBody(confirmed_by=body.confirmed_by) if body and body.confirmed_by else None
     results, unsure = [], []
     for order_id in order_ids:
+        if order_id in elsewhere:
+            # The handover ships the whole order: with some of its packages not in this vehicle
+            # it waits for a dispatch that takes them all.
+            results.append(HandoverOut(
+                order_id=order_id, handed_over=False, status=None,
+                message=f"not handed over: its packages {', '.join(elsewhere[order_id][:10])} are not in this "
+                        "dispatch; take its packages out of the vehicle, they go in a dispatch with the rest"))
+            continue
         try:
             # A handover confirmed before (by hand, or by a /depart that did not finish) answers
             # accepted=false: handed over all the same.

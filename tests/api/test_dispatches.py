@@ -273,3 +273,24 @@ async def test_naming_part_of_an_orders_packages_is_refused_naming_the_rest(api:
     whole = await api.http.post("/warehouse/dispatches", json={"carrier": "dpd", "tracking_numbers": [first, second]},
                                 headers=WAREHOUSE)
     assert whole.status_code == 201 and whole.json()["loaded"] == 2
+
+
+async def test_departure_hands_over_only_orders_wholly_in_the_vehicle(api: Api) -> None:
+    split = await _ready(api, "WEB-DSP-SPLIT", AMSTERDAM, [{"sku": "LAMP-200", "quantity": 6}], "dpd")
+    whole = await _ready(api, "WEB-DSP-WHOLE", UTRECHT, [{"sku": "MUG-001", "quantity": 1}], "dpd")
+    made = (await api.http.post("/warehouse/dispatches", json={"carrier": "dpd"}, headers=WAREHOUSE)).json()
+    # A dispatch made before orders were kept whole: one of the lamp order's two boxes is not in it.
+    missing = split["shipments"][0]["package_tracking_numbers"][1]
+    async with api.sessions() as session, session.begin():
+        row = (await session.execute(select(DispatchPackage).where(DispatchPackage.tracking_number == missing))
+               ).scalar_one()
+        await session.delete(row)
+
+    departed = await api.http.post(f"/warehouse/dispatches/{made['id']}/depart", headers=WAREHOUSE)
+    assert departed.status_code == 200, departed.text
+    results = {r["order_id"]: r for r in departed.json()["handover"]}
+    assert results[whole["order_id"]]["handed_over"] is True
+    assert results[split["order_id"]]["handed_over"] is False
+    assert missing in results[split["order_id"]]["message"]
+    await api.wait_for_status(whole["order_id"], "SHIPPED")
+    assert (await api.http.get(f"/orders/{split['order_id']}", headers=OPS)).json()["status"] == "READY_TO_SHIP"
