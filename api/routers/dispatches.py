@@ -209,7 +209,7 @@ async def create_dispatch(body: DispatchIn, principal: WarehouseOrOps, sessions:
 
 @router.get("/warehouse/dispatches", response_model=list[DispatchOut], summary="Dispatches, newest first")
 async def dispatches(_: WarehouseOrOps, sessions: Sessions,
-                     carrier: str | None = Query(default=None, max_length=32),
+                     carrier: str | None = Query(default=None, max_length=32, pattern=PRINTABLE_CODE),
                      status: Literal["open", "departing", "departed", "cancelled"] | None = Query(default=None),
                      limit: int = Query(default=50, ge=1, le=500)) -> list[DispatchOut]:
     """Filter by `carrier` and `status` (open, departing, departed, cancelled); the packages of

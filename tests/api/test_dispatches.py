@@ -294,3 +294,9 @@ async def test_departure_hands_over_only_orders_wholly_in_the_vehicle(api: Api) 
     assert missing in results[split["order_id"]]["message"]
     await api.wait_for_status(whole["order_id"], "SHIPPED")
     assert (await api.http.get(f"/orders/{split['order_id']}", headers=OPS)).json()["status"] == "READY_TO_SHIP"
+
+
+async def test_a_carrier_filter_with_a_control_character_is_a_422(api: Api) -> None:
+    response = await api.http.get("/warehouse/dispatches?carrier=a%00b", headers=WAREHOUSE)
+    assert response.status_code == 422, response.text
+    assert "carrier" in response.json()["message"]
