@@ -263,7 +263,16 @@ class Settings(BaseSettings):
     # makes its dispatch dispatch_lead_minutes before the cut-off on its pickup days, as
     # POST /warehouse/dispatches would (workflows/dispatching.py). Off: the worker deletes them.
     dispatch_schedules_enabled: bool = True
-    dispatch_lead_minutes: int = Field(default=30, ge=0, le=12 * 60)
+    dispatch_lead_minutes: int = Field(default=30, le=12 * 60)
+
+    @field_validator("dispatch_lead_minutes")
+    @classmethod
+    def _lead_before_the_cut_off(cls, value: int) -> int:
+        # A tick on the cut-off itself is for the next pickup (the first strictly after it).
+        if value < 1:
+            raise ValueError(f"ORDERFLOW_DISPATCH_LEAD_MINUTES is {value}; it must be at least 1 (minutes before "
+                             "the cut-off), or the dispatch is made for the pickup after")
+        return value
 
     @field_validator("carrier_pickup_cutoffs")
     @classmethod

@@ -77,6 +77,13 @@ def test_a_tick_is_for_the_first_cut_off_after_it() -> None:
     assert pickup_key("dpd", datetime(2026, 11, 27, 15, 0, tzinfo=UTC)) == "dpd@2026-11-27T15:00:00+00:00"
 
 
+def test_a_lead_of_zero_minutes_is_refused_as_the_tick_would_miss_its_pickup() -> None:
+    # Ticking on the cut-off itself, the tick is for the next pickup (strictly after it).
+    with pytest.raises(ValueError, match="ORDERFLOW_DISPATCH_LEAD_MINUTES.*at least 1"):
+        Settings(_env_file=None, dispatch_lead_minutes=0)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, dispatch_lead_minutes=1).dispatch_lead_minutes == 1  # type: ignore[call-arg]
+
+
 @pytest.fixture
 async def cleared(dev_server_env: WorkflowEnvironment) -> AsyncIterator[WorkflowEnvironment]:
     """The dev server is shared by the session: no pickup schedule left before or after."""
