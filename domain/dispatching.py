@@ -55,6 +55,9 @@ class PickupDispatch(BaseModel):
     """The schedule's workflow input: the carrier whose pickup is coming."""
 
     carrier: str = Field(min_length=1, max_length=32)
+    # How long before the cut-off the schedule ticks: the run gives up after it, the carrier
+    # having been. None: a schedule made before this was passed (the default lead).
+    lead_minutes: int | None = Field(default=None, ge=1, le=12 * 60)
 
 
 class PickupDispatchRequest(BaseModel):

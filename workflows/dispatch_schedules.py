@@ -56,7 +56,8 @@ def pickup_spec(cutoff: time, pickup_days: Collection[int], lead: timedelta, zon
 
 def pickup_schedule(carrier: str, spec: ScheduleSpec, task_queue: str, lead: timedelta) -> Schedule:
     return Schedule(
-        action=ScheduleActionStartWorkflow(PickupDispatchWorkflow.run, PickupDispatch(carrier=carrier),
+        action=ScheduleActionStartWorkflow(PickupDispatchWorkflow.run,
+                                           PickupDispatch(carrier=carrier, lead_minutes=int(lead.total_seconds()) // 60),
                                            id=f"dispatch-{carrier}", task_queue=task_queue),
         spec=spec,
         # A tick missed while the server was down still counts until the cut-off, not after:

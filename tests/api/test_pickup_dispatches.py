@@ -8,11 +8,16 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
-from temporalio.testing import ActivityEnvironment
+from temporalio import activity
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ActivityError, RetryState
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.dispatching import DispatchActivities, pickup_times
-from domain.dispatching import PickupDispatch, PickupDispatchRequest
+from domain.dispatching import PickupDispatch, PickupDispatchRequest, PickupDispatchResult
 from storage.dispatches import Dispatch
 from storage.models import StaffAction
 from tests.api.conftest import WAREHOUSE, Api
@@ -105,3 +110,25 @@ async def test_the_workflow_makes_the_pickups_dispatch_once(api: Api) -> None:
     shown = (await api.http.get(f"/warehouse/dispatches/{first.dispatch_id}", headers=WAREHOUSE)).json()
     assert shown["made_by"] == "schedule"
     assert {p["tracking_number"] for p in shown["packages"]} == _numbers(order)
+
+
+class _DatabaseAway:
+    """The dispatch activity as it answers while the database cannot be reached: a retryable error."""
+
+    @activity.defn(name="make_pickup_dispatch")
+    async def make_pickup_dispatch(self, request: PickupDispatchRequest) -> PickupDispatchResult:
+        raise RuntimeError("database unreachable")
+
+
+async def test_a_run_that_keeps_failing_ends_at_the_cut_off(time_skipping_env: WorkflowEnvironment) -> None:
+    task_queue = f"dispatch-{uuid.uuid4().hex[:8]}"
+    async with Worker(time_skipping_env.client, task_queue=task_queue, workflows=[PickupDispatchWorkflow],
+                      activities=[_DatabaseAway().make_pickup_dispatch]):
+        with pytest.raises(WorkflowFailureError) as failed:
+            await asyncio.wait_for(time_skipping_env.client.execute_workflow(
+                PickupDispatchWorkflow.run, PickupDispatch(carrier="dpd", lead_minutes=30),
+                id=f"dispatch-dpd-{uuid.uuid4().hex[:8]}", task_queue=task_queue), timeout=60)
+    # Given up when the next attempt would pass the cut-off, the last failure saying why.
+    assert isinstance(failed.value.cause, ActivityError)
+    assert failed.value.cause.retry_state == RetryState.TIMEOUT
+    assert "database unreachable" in str(failed.value.cause.cause)
