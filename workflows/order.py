@@ -463,20 +463,21 @@ class OrderWorkflow:
         self._note(TimelineKind.EVENT, f"label, packing slip and invoice {result.invoice_number} ready")
 
     async def _ship(self) -> None:
+        def ship_stock() -> Awaitable[Any]:
+            return self._step(InventoryActivities.ship_reserved_stock,
+                              StockRequest(order_id=self._order_id, idempotency_key=self._key("ship-stock")))
+
+        def capture() -> Awaitable[Any]:
+            return self._step(PaymentActivities.capture_payment,
+                              PaymentRequest(order_id=self._order_id, idempotency_key=self._key("capture")))
+
         if workflow.patched(PARALLEL_HANDOVER_PATCH):
             # Independent of each other; SHIPPED is told once both are done, so an order that
             # says SHIPPED has its payment captured.
-            _, self._payment = await asyncio.gather(
-                self._step(InventoryActivities.ship_reserved_stock,
-                           StockRequest(order_id=self._order_id, idempotency_key=self._key("ship-stock"))),
-                self._step(PaymentActivities.capture_payment,
-                           PaymentRequest(order_id=self._order_id, idempotency_key=self._key("capture"))))
-            await self._set_status(OrderStatus.SHIPPED, "handed to the carrier")
-            return
-        await self._step(InventoryActivities.ship_reserved_stock,
-                         StockRequest(order_id=self._order_id, idempotency_key=self._key("ship-stock")))
-        self._payment = await self._step(PaymentActivities.capture_payment,
-                                         PaymentRequest(order_id=self._order_id, idempotency_key=self._key("capture")))
+            _, self._payment = await asyncio.gather(ship_stock(), capture())
+        else:
+            await ship_stock()
+            self._payment = await capture()
         await self._set_status(OrderStatus.SHIPPED, "handed to the carrier")
 
     async def _apply_tracking(self, update: TrackingUpdate) -> None:

@@ -514,8 +514,7 @@ async def pick(order_id: OrderId, principal: WarehouseOrOps, sessions: Sessions,
         short_list = await session.scalar(select(PickList.id).where(
             PickList.order_id == order_id, PickList.status == "short"))
     if short_list is not None:
-        await load_order(sessions, principal, order_id)
-        told = await tell_order_pick_list_done(short_list, principal, sessions, temporal, settings, actor)
+        told = await tell_order_pick_list_done(short_list, sessions, temporal, settings, actor)
         return StepOut(order_id=order_id, accepted=told.accepted, status=told.status, message=told.message)
     return await _step(sessions, temporal, settings, principal, order_id, OrderWorkflow.confirm_picked,
                        confirmation, StaffActionKind.PICK, actor)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.alerts import signal_attention
 from activities.inventory import short_line
-from api.deps import OrderReader, Principal, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
+from api.deps import OrderReader, Sessions, SettingsDep, Temporal, WarehouseOrOps, load_order
 from api.errors import ApiError
 from api.schemas import ORDER_ID_PATTERN
 from api.temporal import ensure_started, send_update
@@ -168,9 +168,9 @@ async def confirm_pick(pick_list_id: str, step: Annotated[int, Path(ge=1, le=100
         result, followup = await confirm_step(session, pl, step, body, principal.name, actor)
     # This order first: the others' trouble must not keep it from being told.
     if result.completed:
-        result.order_status = (await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings,
+        result.order_status = (await tell_order_pick_list_done(pl.id, sessions, temporal, settings,
                                                                actor)).status
-    await tell_orders(temporal, followup, principal, sessions, settings, actor)
+    await tell_orders(temporal, followup, sessions, settings, actor)
     return result
 
 
@@ -184,8 +184,7 @@ class Followup:
     finished: list[str] = field(default_factory=list)
 
 
-async def tell_orders(temporal: Any, followup: Followup, principal: Principal, sessions: Any, settings: Any,
-                      actor: Actor) -> None:
+async def tell_orders(temporal: Any, followup: Followup, sessions: Any, settings: Any, actor: Actor) -> None:
     """Orders a short pick raised an alert for keep NeedsAttention in their workflows; pick
     lists a correction finished tell their orders (``tell_order_pick_list_done``). Other
     orders' answers are not this request's: a refusal or an unreachable Temporal is logged,
@@ -194,24 +193,23 @@ async def tell_orders(temporal: Any, followup: Followup, principal: Principal, s
         await signal_attention(temporal, order_id, open_alerts, message)
     for pick_list_id in followup.finished:
         try:
-            await tell_order_pick_list_done(pick_list_id, principal, sessions, temporal, settings, actor)
+            await tell_order_pick_list_done(pick_list_id, sessions, temporal, settings, actor)
         except ApiError as exc:
             log.warning("another order's finished pick list was not told", pick_list_id=pick_list_id,
                         status=exc.status_code, detail=exc.detail)
 
 
-async def tell_order_pick_list_done(pick_list_id: str, principal: Principal, sessions: Any, temporal: Any,
-                                    settings: Any, actor: Actor) -> StepResult:
+async def tell_order_pick_list_done(pick_list_id: str, sessions: Any, temporal: Any, settings: Any,
+                                    actor: Actor) -> StepResult:
     """A pick list that was just finished tells its order, once (exactly the request that
     finished it sends this): all picked → ``confirm_picked`` (as ``POST /orders/{id}/pick``);
     units no bin held → ``report_short_pick`` with them, each with the backorder policy of its
     line and when more is expected. Returns the order's answer."""
     async with sessions() as session:
         pl = await session.get(PickList, pick_list_id)
+        order = await session.get(Order, pl.order_id)
         missing = await unpicked(session, pl) if pl.status == "short" else {}
-        order_row = await session.get(Order, pl.order_id)
-        short = [await short_line(session, order_row, sku, n) for sku, n in missing.items()]
-    order = await load_order(sessions, principal, pl.order_id)
+        short = [await short_line(session, order, sku, n) for sku, n in missing.items()]
     await ensure_started(temporal, settings, sessions, order)
     sent_at = utcnow()
     if short:

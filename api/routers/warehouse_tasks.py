@@ -108,7 +108,7 @@ async def record_count(count_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body:
         result = {**await _out(session, count), "difference": correction.delta,
                   "moved_pick_steps": [{"pick_list_id": m.pick_list_id, "order_id": m.order_id, "step": m.step,
                                         "new_steps": m.new_steps, "short": m.short} for m in correction.lines]}
-    await tell_orders(temporal, followup, principal, sessions, settings, actor)
+    await tell_orders(temporal, followup, sessions, settings, actor)
     return result
 
 

@@ -188,7 +188,7 @@ async def confirm_wave_pick(wave_id: str, step: Annotated[int, Path(ge=1, le=100
                                 order_id=pl.order_id, wave_status=wave.status,
                                 new_wave_steps=sorted({s.step for s in wave.steps} - before))
     if answer.completed:
-        answer.order_status = (await tell_order_pick_list_done(pl.id, principal, sessions, temporal, settings,
+        answer.order_status = (await tell_order_pick_list_done(pl.id, sessions, temporal, settings,
                                                                actor)).status
-    await tell_orders(temporal, followup, principal, sessions, settings, actor)
+    await tell_orders(temporal, followup, sessions, settings, actor)
     return answer

@@ -182,7 +182,8 @@ async def test_short_units_pre_ordered_are_picked_in_a_second_round_when_they_ar
 
     # The same pick list gets a second round for the missing lamp only.
     await api.wait_for_status(order_id, "PICKING")
-    second = await _open_pick_list(api, pl["id"])
+    # The workflow reopens the list a moment after the order shows PICKING.
+    second = await api.wait_for(f"/warehouse/pick-lists/{pl['id']}", "open", headers=WAREHOUSE)
     new = [s for s in second["steps"] if not s["done"]]
     assert [(s["step"], s["sku"], s["quantity"]) for s in new] == [(2, "LAMP-200", 1)]
     done = await _pick(api, second, new[0])
@@ -208,16 +209,6 @@ async def _packing_plan(api: Api, order_id: str) -> dict:
             return plan.json()
         await asyncio.sleep(0.05)
     raise AssertionError(f"order {order_id} got no packing plan")
-
-
-async def _open_pick_list(api: Api, pick_list_id: str) -> dict:
-    """The pick list once its second round is open (the workflow adds it after the status)."""
-    for _ in range(200):
-        shown = (await api.http.get(f"/warehouse/pick-lists/{pick_list_id}", headers=WAREHOUSE)).json()
-        if shown["status"] == "open":
-            return shown
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"pick list {pick_list_id} was not reopened")
 
 
 async def test_bad_short_pick_and_count_requests_are_clear_4xx(api: Api) -> None:
