@@ -401,3 +401,48 @@ async def test_capture_waiting_for_a_new_payment(make_harness) -> None:
         await _save(handle, "new_payment_declined_waiting_again")
         await handle.terminate("captured")
         await h.client.get_workflow_handle("replenish-LAMP-200").terminate("captured")
+
+
+async def test_capture_partial_shipments(make_harness) -> None:
+    """An order shipped in parts (ship_partial): waiting in PARTIALLY_SHIPPED after the first
+    shipment left, and (the pre-ordered rest received) its second shipment waiting in
+    READY_TO_SHIP."""
+    from sqlalchemy import select
+
+    from domain.stock import GoodsReceipt
+    from storage.models import PurchaseOrder
+    from workflows.replenishment import ReplenishmentWorkflow
+
+    async with make_harness(with_replenishment=True) as h:
+        handle = await h.start(external_reference="REPLAY-PARTIAL-1", backorder_policy="preorder", ship_partial=True,
+                               workflow_input={"ship_partial": True},
+                               lines=[{"sku": "MUG-001", "quantity": 2}, {"sku": "SOLDOUT-1", "quantity": 1}])
+        await wait_for_status(handle, OrderStatus.PICKING)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed, OrderWorkflow.confirm_handover):
+            await handle.execute_update(step, StepConfirmation())
+        await wait_for_status(handle, OrderStatus.PARTIALLY_SHIPPED)
+        await asyncio.sleep(0.3)  # let the workflow task that started the wait complete
+        await _save(handle, "partial_waiting_partially_shipped")
+
+        replenish = h.client.get_workflow_handle("replenish-SOLDOUT-1")
+        for _ in range(100):
+            async with h.sessions() as s:
+                po = (await s.execute(select(PurchaseOrder))).scalars().first()
+            if po:
+                break
+            await asyncio.sleep(0.05)
+        await replenish.execute_update(ReplenishmentWorkflow.receive_goods, GoodsReceipt(
+            purchase_order_id=po.id, quantity=po.quantity, receipt_id="replay-partial"))
+        for _ in range(200):  # PICKING again, now for the second shipment
+            view = await handle.query(OrderWorkflow.view)
+            if view.status == OrderStatus.PICKING:
+                break
+            await asyncio.sleep(0.05)
+        for step in (OrderWorkflow.confirm_picked, OrderWorkflow.confirm_packed):
+            await handle.execute_update(step, StepConfirmation())
+        view = await wait_for_status(handle, OrderStatus.READY_TO_SHIP)
+        assert view.timeline[-1].message.endswith("(shipment 2 of 2)")
+        await asyncio.sleep(0.3)
+        await _save(handle, "partial_second_part_ready_to_ship")
+        await handle.terminate("captured")
+        await replenish.terminate("captured")
