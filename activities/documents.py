@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from reportlab.graphics.barcode import code128
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -30,8 +30,8 @@ from activities.document_text import PageText
 from activities.errors import refusal
 from activities.shipping import order_parcel, shipment_packages
 from domain.enums import ErrorType, PaymentMethod, PaymentStatus, ShipmentStatus
-from domain.invoicing import InvoiceLine, InvoiceTotals, invoice_reference, invoice_totals
-from domain.models import DocumentsRequest, DocumentsResult
+from domain.invoicing import InvoiceLine, InvoiceTotals, invoice_line, invoice_reference, invoice_totals
+from domain.models import DocumentsRequest, DocumentsResult, ReservedLine
 from storage.db import transaction
 from storage.models import Invoice, Order, OrderDocument, OrderLine, Payment, Shipment, utcnow
 from storage.numbering import next_number
@@ -345,8 +345,31 @@ def _payment_text(payment: Payment | None) -> str:
             return f"paid by {payment.method} ({_euro(payment.captured)})"
         case PaymentStatus.AUTHORIZED:
             return f"{payment.method}, {_euro(payment.amount)} authorized; charged when the parcel ships"
+        case PaymentStatus.PARTIALLY_CAPTURED:
+            return (f"{payment.method}, {_euro(payment.captured)} charged for earlier shipments; "
+                    f"this invoice is charged when its parcel ships")
         case status:
             return f"{payment.method}: {status.value}"
+
+
+def _slip_name(order_id: str, part: int) -> str:
+    return f"packing-slip-{order_id}.pdf" if part == 1 else f"packing-slip-{order_id}-{part}.pdf"
+
+
+def _part_lines(lines: Sequence[OrderLine], units: list[ReservedLine]) -> list[InvoiceLine]:
+    """The order lines with a part's units, priced from their snapshots (rounded per line)."""
+    quantity = {u.sku: u.quantity for u in units}
+    return [invoice_line(ln.sku, ln.name, quantity[ln.sku], ln.unit_price, ln.vat_rate)
+            for ln in lines if quantity.get(ln.sku, 0) > 0]
+
+
+def _discount_share(discount: Decimal, part: list[InvoiceLine], whole: list[InvoiceLine]) -> Decimal:
+    """A part's share of the order's discount, in proportion to its goods (half-up to the cent)."""
+    goods = sum((ln.line_total for ln in whole), Decimal("0.00"))
+    if discount <= 0 or goods <= 0:
+        return Decimal("0.00")
+    share = discount * sum((ln.line_total for ln in part), Decimal("0.00")) / goods
+    return min(discount, share.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 class DocumentActivities:
@@ -356,8 +379,10 @@ class DocumentActivities:
 
     @activity.defn
     async def create_order_documents(self, req: DocumentsRequest) -> DocumentsResult:
-        """Label(s), invoice and packing slip of an order, once: a repeat answers with the first."""
-        if (done := await self._existing(req.order_id)) is not None:
+        """Label(s), invoice and packing slip of an order's shipment, once: a repeat answers with
+        the first. An order shipped in parts gets them per part: the part's labels, its units on
+        the slip and the invoice, and its share of the discount (the last part what is left)."""
+        if (done := await self._existing(req.order_id, req.part)) is not None:
             return done
         async with self._sessions() as session:
             order = await session.get(Order, req.order_id)
@@ -367,17 +392,25 @@ class DocumentActivities:
                 select(OrderLine).where(OrderLine.order_id == order.id, OrderLine.dropped.is_(False))
                 .order_by(OrderLine.line_no))).scalars().all()
             shipments = (await session.execute(
-                select(Shipment).where(Shipment.order_id == order.id, Shipment.status != ShipmentStatus.CANCELLED)
+                select(Shipment).where(Shipment.order_id == order.id, Shipment.part == req.part,
+                                       Shipment.status != ShipmentStatus.CANCELLED)
                 .order_by(Shipment.created_at))).scalars().all()
             payment = (await session.execute(select(Payment).where(Payment.order_id == order.id))).scalar_one_or_none()
-            labels = await self._labels(session, order, shipments)
+            labels = await self._labels(session, order, shipments, req.lines)
+            earlier_discounts = (await session.execute(select(Invoice.discount_amount).where(
+                Invoice.order_id == order.id, Invoice.part < req.part))).scalars().all()
         if not shipments:
             raise refusal(ErrorType.INVALID_REQUEST, f"order {order.id} has no booked shipment to label")
         recipient = _address_lines(order)
-        invoice_lines = as_invoice_lines(lines)
+        order_lines = as_invoice_lines(lines)
+        invoice_lines = order_lines if req.lines is None else _part_lines(lines, req.lines)
         # A discount code still counting for the order (not given back) is on the invoice.
         discount = order.discount if order.discount is not None and order.discount.released_at is None else None
-        totals = invoice_totals(invoice_lines, discount.amount if discount else Decimal("0.00"))
+        amount = discount.amount if discount else Decimal("0.00")
+        if req.lines is not None:
+            amount = (amount - sum((d or Decimal("0.00") for d in earlier_discounts), Decimal("0.00")) if req.final
+                      else _discount_share(amount, invoice_lines, order_lines))
+        totals = invoice_totals(invoice_lines, amount)
         # Labels and the packing slip need no number: render them before taking the lock.
         documents: list[tuple[str, str, str, str | None, bytes]] = []
         for shipment_id, package in labels:
@@ -395,7 +428,7 @@ class DocumentActivities:
         slip = await asyncio.to_thread(render_packing_slip_pdf, order.id, order.external_reference, recipient,
                                        invoice_lines, ", ".join(package.tracking_number for _, package in labels),
                                        order.ship_country)
-        documents.append((DocumentKind.PACKING_SLIP, f"packing-slip-{order.id}.pdf", "application/pdf", None, slip))
+        documents.append((DocumentKind.PACKING_SLIP, _slip_name(order.id, req.part), "application/pdf", None, slip))
         try:
             async with transaction(self._sessions) as session:
                 number = await next_number(session, INVOICE_SERIES)
@@ -406,9 +439,16 @@ class DocumentActivities:
                     order_id=order.id, external_reference=order.external_reference, lines=invoice_lines,
                     totals=totals, payment=_payment_text(payment), country=order.ship_country or "",
                     discount_code=discount.code if discount else None))
-                session.add(Invoice(order_id=order.id, number=number, reference=reference,
-                                    total_amount=totals.gross, vat_amount=totals.vat, issued_at=issued_at))
-                await session.flush()  # the unique order id: a second invoice fails here, number unused
+                session.add(Invoice(order_id=order.id, part=req.part, number=number, reference=reference,
+                                    total_amount=totals.gross, vat_amount=totals.vat, discount_amount=totals.discount,
+                                    issued_at=issued_at))
+                await session.flush()  # the unique (order, part): a second invoice fails here, number unused
+                if req.lines is not None and req.final:
+                    # An order shipped in parts owes the VAT its invoices charge (each rounded
+                    # on its own, they may differ from the whole order's by a cent).
+                    await session.execute(update(Order).where(Order.id == order.id).values(
+                        vat_amount=select(func.sum(Invoice.vat_amount)).where(Invoice.order_id == order.id)
+                        .scalar_subquery()))
                 rows = [OrderDocument(id=f"doc_{uuid.uuid4().hex[:20]}", order_id=order.id, kind=kind,
                                       filename=name, content_type=ctype, shipment_id=shipment_id, content=content)
                         for kind, name, ctype, shipment_id, content in documents]
@@ -418,17 +458,18 @@ class DocumentActivities:
                 session.add_all(rows)
         except IntegrityError:
             # Another run of this activity stored the order's documents first.
-            if (done := await self._existing(req.order_id)) is not None:
+            if (done := await self._existing(req.order_id, req.part)) is not None:
                 return done
             raise
         activity.logger.info("documents stored", extra={"invoice": reference, "documents": len(rows)})
         return DocumentsResult(invoice_number=reference, document_ids=[r.id for r in rows])
 
     @staticmethod
-    async def _labels(session: AsyncSession, order: Order, shipments: Sequence[Shipment]) -> list[tuple[str, "_Package"]]:
+    async def _labels(session: AsyncSession, order: Order, shipments: Sequence[Shipment],
+                      lines: list[ReservedLine] | None) -> list[tuple[str, "_Package"]]:
         """(shipment id, package) for every label to print: one per booked package, numbered
-        over the whole order. A shipment booked before packages were recorded is one package
-        with the order's estimated weight."""
+        over the shipment. A shipment booked before packages were recorded is one package
+        with the order's (or the part's) estimated weight."""
         found: list[tuple[str, _Package]] = []
         for shipment in shipments:
             rows = await shipment_packages(session, shipment.id)
@@ -436,16 +477,22 @@ class DocumentActivities:
                 found += [(shipment.id, _Package(shipment.carrier, shipment.service, r.tracking_number, 0, 0,
                                                  r.weight_grams)) for r in rows]
             else:
-                weight = (await order_parcel(session, order)).weight_grams // len(shipments)
+                weight = (await order_parcel(session, order, lines)).weight_grams // len(shipments)
                 found.append((shipment.id, _Package(shipment.carrier, shipment.service, shipment.tracking_number,
                                                     0, 0, weight)))
         return [(sid, replace(p, number=n, count=len(found))) for n, (sid, p) in enumerate(found, start=1)]
 
-    async def _existing(self, order_id: str) -> DocumentsResult | None:
+    async def _existing(self, order_id: str, part: int) -> DocumentsResult | None:
+        """The part's documents, if they were stored: its labels (by its shipments), its
+        packing slip and its invoice."""
         async with self._sessions() as session:
-            invoice = await session.get(Invoice, order_id)
+            invoice = await session.get(Invoice, (order_id, part))
             if invoice is None:
                 return None
-            ids = (await session.execute(select(OrderDocument.id).where(OrderDocument.order_id == order_id)
-                                         .order_by(OrderDocument.created_at, OrderDocument.id))).scalars().all()
+            shipment_ids = select(Shipment.id).where(Shipment.order_id == order_id, Shipment.part == part)
+            ids = (await session.execute(select(OrderDocument.id).where(
+                OrderDocument.order_id == order_id,
+                OrderDocument.shipment_id.in_(shipment_ids)
+                | OrderDocument.filename.in_((_slip_name(order_id, part), f"invoice-{invoice.reference}.pdf")))
+                .order_by(OrderDocument.created_at, OrderDocument.id))).scalars().all()
         return DocumentsResult(invoice_number=invoice.reference, document_ids=list(ids))

@@ -36,6 +36,7 @@ from storage.warehouse import GOODS_RECEIPT, create_put_away, put_back_after_can
 from storage.models import (
     Order,
     OrderLine,
+    PickList,
     PreorderClaim,
     Product,
     PurchaseOrder,
@@ -83,13 +84,14 @@ def purchase_order_info(po: PurchaseOrder) -> PurchaseOrderInfo:
 
 
 async def _add_to_reservation(session: AsyncSession, order_id: str, sku: str, quantity: int) -> None:
+    """Add units to the order's held reservation of the SKU (one held row per order and SKU;
+    rows of units that shipped or were released stay as they are)."""
     existing = (await session.execute(select(Reservation).where(
-        Reservation.order_id == order_id, Reservation.sku == sku))).scalar_one_or_none()
+        Reservation.order_id == order_id, Reservation.sku == sku, Reservation.status == "held"))).scalar_one_or_none()
     if existing is None:
         session.add(Reservation(order_id=order_id, sku=sku, quantity=quantity, status="held"))
     else:
         existing.quantity += quantity
-        existing.status = "held"
 
 
 async def _reserve_up_to(session: AsyncSession, sku: str, quantity: int) -> int:
@@ -160,8 +162,10 @@ class InventoryActivities:
             for sku in sorted(req.skus):
                 ordered = await session.scalar(select(func.sum(OrderLine.quantity)).where(
                     OrderLine.order_id == req.order_id, OrderLine.sku == sku, OrderLine.dropped.is_(False))) or 0
+                # Held, or gone in an earlier shipment of an order shipped in parts.
                 held = await session.scalar(select(func.sum(Reservation.quantity)).where(
-                    Reservation.order_id == req.order_id, Reservation.sku == sku, Reservation.status == "held")) or 0
+                    Reservation.order_id == req.order_id, Reservation.sku == sku,
+                    Reservation.status.in_(("held", "shipped")))) or 0
                 missing = ordered - held
                 if missing <= 0:
                     continue
@@ -183,14 +187,18 @@ class InventoryActivities:
 
     @activity.defn
     async def drop_lines(self, req: LinesRequest) -> DroppedLines:
-        """Cancel the missing units of short lines (backorder policy ``cancel``): each line of
-        those SKUs keeps the units the order holds (they ship), a line left with none is
-        dropped, and the order's total is recomputed."""
+        """Cancel the missing units of short lines (backorder policy ``cancel``), or the rest of
+        an order shipped in parts: each line of those SKUs keeps the units the order holds
+        (they ship) or that shipped already, a line left with none is dropped, and the order's
+        total is recomputed."""
 
         async def work(session: AsyncSession) -> DroppedLines:
             order = await session.get(Order, req.order_id)
             assert order is not None
-            held = {r.sku: r.quantity for r in await _held(session, req.order_id)}
+            held: dict[str, int] = {}
+            for sku, quantity in (await session.execute(select(Reservation.sku, Reservation.quantity).where(
+                    Reservation.order_id == req.order_id, Reservation.status.in_(("held", "shipped"))))).all():
+                held[sku] = held.get(sku, 0) + quantity
             dropped, shortened = [], {}
             for line in sorted(order.lines, key=lambda ln: ln.line_no):
                 if line.sku not in req.skus or line.dropped:
@@ -324,19 +332,31 @@ class InventoryActivities:
 
     @activity.defn
     async def ship_reserved_stock(self, req: StockRequest) -> ReleaseResult:
-        """The goods left with the carrier: reserved units leave on-hand stock."""
+        """The goods left with the carrier: reserved units leave on-hand stock, and the pick list
+        they were picked on is done with. An order shipped in parts names the part's units; the
+        rest stays held for the next part."""
 
         async def work(session: AsyncSession) -> ReleaseResult:
             shipped = []
+            leaving = {line.sku: line.quantity for line in req.lines} if req.lines is not None else None
             for r in await _held(session, req.order_id):
+                quantity = r.quantity if leaving is None else min(r.quantity, leaving.get(r.sku, 0))
+                if quantity <= 0:
+                    continue
                 await session.execute(
                     update(StockLevel).where(StockLevel.sku == r.sku).values(
-                        reserved=StockLevel.reserved - r.quantity, on_hand=StockLevel.on_hand - r.quantity)
+                        reserved=StockLevel.reserved - quantity, on_hand=StockLevel.on_hand - quantity)
                 )
-                r.status = "shipped"
-                session.add(StockMovement(sku=r.sku, reserved_delta=-r.quantity, on_hand_delta=-r.quantity,
+                if quantity == r.quantity:
+                    r.status = "shipped"
+                else:
+                    r.quantity -= quantity
+                    session.add(Reservation(order_id=req.order_id, sku=r.sku, quantity=quantity, status="shipped"))
+                session.add(StockMovement(sku=r.sku, reserved_delta=-quantity, on_hand_delta=-quantity,
                                           reason="ship", order_id=req.order_id))
-                shipped.append(ReservedLine(sku=r.sku, quantity=r.quantity))
+                shipped.append(ReservedLine(sku=r.sku, quantity=quantity))
+            await session.execute(update(PickList).where(
+                PickList.order_id == req.order_id, PickList.status.in_(("picked", "short"))).values(status="shipped"))
             return ReleaseResult(released=shipped)
 
         return await run_once(self._sessions, req.idempotency_key, "inventory.ship", ReleaseResult, work)

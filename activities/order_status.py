@@ -58,6 +58,7 @@ class _Recorded:
 CODE_PREFIX = {LoyaltyReason.THANKS: "THANKS", LoyaltyReason.MAKE_UP: "SORRY"}
 
 SHIPMENT_STATUS_FOR = {
+    OrderStatus.PARTIALLY_SHIPPED: ShipmentStatus.SHIPPED,
     OrderStatus.SHIPPED: ShipmentStatus.SHIPPED,
     OrderStatus.IN_TRANSIT: ShipmentStatus.IN_TRANSIT,
     OrderStatus.DELIVERED: ShipmentStatus.DELIVERED,
@@ -210,7 +211,12 @@ class OrderStatusActivities:
             # Cancelled before shipping (or never paid): the discount code may be used again.
             await give_back(session, change.order_id)
         shipment_status = SHIPMENT_STATUS_FOR.get(change.status)
-        if applied and shipment_status and change.tracking_number:
+        if applied and shipment_status and change.status == OrderStatus.DELIVERED:
+            # Delivered when every shipment is: an order shipped in parts has them all delivered.
+            await session.execute(update(Shipment).where(
+                Shipment.order_id == change.order_id, Shipment.status != ShipmentStatus.CANCELLED)
+                .values(status=shipment_status))
+        elif applied and shipment_status and change.tracking_number:
             await session.execute(update(Shipment).where(Shipment.tracking_number == change.tracking_number)
                                   .values(status=shipment_status))
         if change.feedback is not None and await session.get(OrderFeedback, change.order_id) is None:

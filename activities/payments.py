@@ -16,7 +16,7 @@ from activities.errors import refusal
 from activities.ports import PaymentDeclined, PaymentProvider, ProviderPayment
 from domain.enums import ErrorType, PaymentMethod, PaymentStatus
 from domain.models import PaymentRequest, PaymentResult
-from storage.models import Order, Payment
+from storage.models import Invoice, Order, Payment
 from storage.db import transaction
 
 # Payments need the order's own columns (total, method, token), never its customer, lines or
@@ -91,18 +91,29 @@ class PaymentActivities:
 
     @activity.defn
     async def capture_payment(self, req: PaymentRequest) -> PaymentResult:
+        """Capture at handover: the whole order, or (an order shipped in parts) the shipment's
+        invoice, the last shipment everything still open."""
         async with self._sessions() as session:  # the payment and the order's total in one read
             payment = (await session.execute(select(Payment).where(Payment.order_id == req.order_id))).scalar_one_or_none()
             if payment is None:
                 raise refusal(ErrorType.PAYMENT_DECLINED, f"order {req.order_id} has no payment to capture")
-            if payment.status != PaymentStatus.AUTHORIZED:
+            if payment.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED):
                 # iDEAL was paid at once; a capture already done is not done again.
                 return await self._record_existing(payment)
             # The order's total may have dropped since authorization (out-of-stock lines dropped).
             total = await self._order_total(req.order_id, session)
-        amount = min(total, payment.amount) - payment.captured
+            invoice = None if req.final else await session.get(Invoice, (req.order_id, req.part))
+        open_amount = min(total, payment.amount) - payment.captured
+        if req.final:
+            amount = open_amount
+        elif invoice is None:
+            raise refusal(ErrorType.INVALID_REQUEST, f"order {req.order_id} has no invoice for shipment {req.part} "
+                                                     f"to capture")
+        else:
+            amount = min(invoice.total_amount, open_amount)
         try:
-            p = await self._provider.capture(payment_id=payment.id, amount=amount, idempotency_key=req.idempotency_key)
+            p = await self._provider.capture(payment_id=payment.id, amount=amount, idempotency_key=req.idempotency_key,
+                                             final=req.final)
         except PaymentDeclined as exc:
             raise refusal(ErrorType.PAYMENT_DECLINED, str(exc)) from exc
         return await self._record(req.order_id, p)
@@ -114,7 +125,7 @@ class PaymentActivities:
         if payment is None:
             return None
         try:
-            if payment.status == PaymentStatus.AUTHORIZED:
+            if payment.status in (PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED):
                 p = await self._provider.void(payment_id=payment.id, idempotency_key=req.idempotency_key)
             elif payment.status == PaymentStatus.CAPTURED and payment.captured > payment.refunded:
                 p = await self._provider.refund(payment_id=payment.id, amount=payment.captured - payment.refunded,

@@ -24,7 +24,7 @@ from activities.planning.packing import plan_packing
 from activities.ports import CarrierGateway, CarrierRefused, Parcel
 from activities.warehouse import item_for
 from domain.enums import ErrorType, ShipmentStatus, ShippingPreference
-from domain.models import PackedPackage, ShipmentInfo, ShipmentRequest
+from domain.models import PackedPackage, ReservedLine, ShipmentInfo, ShipmentRequest
 from domain.shipping import PACKAGING_WEIGHT_FACTOR, RateOption, rank_rates
 from storage.containers import active_catalogue
 from storage.models import Order, OrderLine, PackingPlanRecord, Product, Shipment, ShipmentPackage
@@ -69,22 +69,27 @@ def planned_packages(plan: dict[str, Any], loose: list[Product], country: str, p
     return packages
 
 
-async def order_parcel(session: AsyncSession, order: Order) -> Parcel:
-    """The order's lines (not those dropped as out of stock) as one parcel: the estimate for an
-    order without a packing plan."""
+async def order_parcel(session: AsyncSession, order: Order, lines: list[ReservedLine] | None = None) -> Parcel:
+    """The order's lines (not those dropped as out of stock), or a part's ``lines``, as one
+    parcel: the estimate for an order without a packing plan."""
     rows = (await session.execute(
         select(OrderLine.quantity, Product).join(Product, Product.sku == OrderLine.sku)
         .where(OrderLine.order_id == order.id, OrderLine.dropped.is_(False))
     )).all()
+    if lines is not None:
+        units = {line.sku: line.quantity for line in lines}
+        rows = [(units[p.sku], p) for _, p in rows if units.get(p.sku)]
     return _parcel([(q, p) for q, p in rows], order.ship_country or "NL", order.ship_postcode or "")
 
 
-async def order_packages(session: AsyncSession, order: Order) -> list[PlannedPackage]:
-    """The order's packages from its packing plan, or one estimated parcel without a plan."""
+async def order_packages(session: AsyncSession, order: Order, part: int = 1,
+                         lines: list[ReservedLine] | None = None) -> list[PlannedPackage]:
+    """The packages of the order (or of one part of it) from its packing plan, or one
+    estimated parcel without a plan."""
     country, postcode = order.ship_country or "NL", order.ship_postcode or ""
-    record = await session.get(PackingPlanRecord, order.id)
+    record = await session.get(PackingPlanRecord, (order.id, part))
     if record is None or not (record.plan.get("containers") or record.plan.get("unpacked")):
-        return [PlannedPackage(await order_parcel(session, order), None)]
+        return [PlannedPackage(await order_parcel(session, order, lines), None)]
     lines = {line.line_no: line.sku for line in (await session.execute(
         select(OrderLine).where(OrderLine.order_id == order.id))).scalars()}
     loose = []
@@ -127,7 +132,7 @@ async def shipment_packages(session: AsyncSession, shipment_id: str) -> list[Shi
 def _info(row: Shipment, packages: list[ShipmentPackage]) -> ShipmentInfo:
     return ShipmentInfo(shipment_id=row.id, carrier=row.carrier, service=row.service,
                         tracking_number=row.tracking_number, price=row.price, transit_days=row.transit_days,
-                        choice_reason=row.choice_reason, status=ShipmentStatus(row.status),
+                        choice_reason=row.choice_reason, status=ShipmentStatus(row.status), part=row.part,
                         # one package: empty, as ShipmentInfo documents
                         package_tracking_numbers=[p.tracking_number for p in packages] if len(packages) > 1 else [])
 
@@ -146,7 +151,8 @@ class ShippingActivities:
             order = await session.get(Order, req.order_id)
             if order is None:
                 raise refusal(ErrorType.ORDER_NOT_FOUND, f"order {req.order_id} does not exist")
-            packages = packed_packages(req.packages, order) if req.packages else await order_packages(session, order)
+            packages = (packed_packages(req.packages, order) if req.packages
+                        else await order_packages(session, order, req.part, req.lines))
         parcels = [p.parcel for p in packages]
         rates = await self._carrier.rates(parcels)
         choice = rank_rates(
@@ -167,12 +173,12 @@ class ShippingActivities:
             if len(packages) > 1:
                 reason = f"{reason} ({len(packages)} packages)"
             numbers = booking.package_tracking_numbers or [booking.tracking_number]
-            return await self._record(order.id, option, list(zip(numbers, packages, strict=True)), reason)
+            return await self._record(order.id, req.part, option, list(zip(numbers, packages, strict=True)), reason)
         what = f"{len(packages)} packages: " if len(packages) > 1 else ""
         raise refusal(ErrorType.CARRIER_REFUSED,
                       f"no carrier can take this order ({what}{'; '.join(refusals) or choice.reason})")
 
-    async def _record(self, order_id: str, option: RateOption, booked: list[tuple[str, PlannedPackage]],
+    async def _record(self, order_id: str, part: int, option: RateOption, booked: list[tuple[str, PlannedPackage]],
                       reason: str) -> ShipmentInfo:
         first = booked[0][0]
         try:
@@ -180,7 +186,7 @@ class ShippingActivities:
                 row = (await session.execute(
                     select(Shipment).where(Shipment.tracking_number == first))).scalar_one_or_none()
                 if row is None:
-                    row = Shipment(id=f"shp_{uuid.uuid4().hex[:20]}", order_id=order_id, carrier=option.carrier,
+                    row = Shipment(id=f"shp_{uuid.uuid4().hex[:20]}", order_id=order_id, part=part, carrier=option.carrier,
                                    service=option.service, tracking_number=first, status=ShipmentStatus.BOOKED,
                                    price=option.price, transit_days=option.transit_days, choice_reason=reason[:300])
                     session.add(row)
@@ -202,10 +208,12 @@ class ShippingActivities:
 
     @activity.defn
     async def cancel_shipment(self, req: ShipmentRequest) -> ShipmentInfo | None:
-        """Cancel the order's booking with the carrier, every package of it, if one was made."""
+        """Cancel the booking of the order (or of the part being shipped) with the carrier, every
+        package of it, if one was made. Shipments of parts that left are not touched."""
         async with self._sessions() as session:
             row = (await session.execute(
-                select(Shipment).where(Shipment.order_id == req.order_id).order_by(Shipment.created_at.desc())
+                select(Shipment).where(Shipment.order_id == req.order_id, Shipment.part == req.part)
+                .order_by(Shipment.created_at.desc())
             )).scalars().first()
             packages = await shipment_packages(session, row.id) if row is not None else []
         if row is None:

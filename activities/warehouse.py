@@ -1,7 +1,8 @@
 """Warehouse activities: allocate an order's lines to bins and plan the walk (the pick list),
 and plan how the order is packed. The planners in ``activities.planning`` are pure and run in
 a thread, so a long plan does not hold up other activities on this worker's event loop.
-Both activities are idempotent: one pick list and one packing plan per order (unique keys)."""
+Both activities are idempotent: one pick list and one packing plan per order and shipment part
+(unique keys)."""
 
 import asyncio
 import uuid
@@ -71,7 +72,7 @@ async def _put_away_for_pick_list(session: AsyncSession, sku: str, bins: list[Bi
         select(func.coalesce(func.sum(PickListLine.picked), 0))
         .join(PickList, PickList.id == PickListLine.pick_list_id)
         .join(Reservation, (Reservation.order_id == PickList.order_id) & (Reservation.sku == PickListLine.sku))
-        .where(PickListLine.sku == sku, Reservation.status == "held")) or 0
+        .where(PickListLine.sku == sku, Reservation.status == "held", PickList.status != "shipped")) or 0
     waiting = await session.scalar(select(func.coalesce(func.sum(PutAwayTask.quantity), 0)).where(
         PutAwayTask.sku == sku, PutAwayTask.status == "open")) or 0
     untracked = (level.on_hand if level else 0) - in_bins - at_pack_station - waiting
@@ -116,18 +117,16 @@ class WarehouseActivities:
         except IntegrityError:
             # Made at the same time by a repeat of this activity (on PostgreSQL): that one stands.
             async with self._sessions() as session:
-                existing = (await session.execute(select(PickList).where(PickList.order_id == request.order_id))).scalar_one()
+                existing = (await session.execute(select(PickList).where(
+                    PickList.order_id == request.order_id, PickList.part == request.part))).scalar_one()
                 return _summary(existing, [])
 
     async def _create_pick_list(self, request: WarehouseRequest) -> PickListSummary:
         async with transaction(self._sessions) as session:
             existing = (await session.execute(select(PickList).where(
-                PickList.order_id == request.order_id).with_for_update())).scalar_one_or_none()
+                PickList.order_id == request.order_id, PickList.part == request.part).with_for_update())).scalar_one_or_none()
             order = await _order(session, request.order_id)
-            wanted: dict[str, int] = {}
-            for line in order.lines:
-                if not line.dropped:
-                    wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+            wanted = _part_units(order, request)
             if existing is not None:
                 for pick in existing.lines:
                     wanted[pick.sku] = wanted.get(pick.sku, 0) - (pick.quantity - pick.short)
@@ -157,7 +156,8 @@ class WarehouseActivities:
             rank = {codes[i]: step for step, i in enumerate(route.order)}
             picks.sort(key=lambda p: (rank[p[0].location_code], locations[p[0].location_code].shelf, p[0].sku))
             if existing is None:
-                pick_list = PickList(id=f"pl_{uuid.uuid4().hex[:16]}", order_id=order.id, status="open",
+                pick_list = PickList(id=f"pl_{uuid.uuid4().hex[:16]}", order_id=order.id, part=request.part,
+                                     units=wanted if request.lines is not None else None, status="open",
                                      route_length_m=_metres(route.length), s_shape_length_m=_metres(baseline.length),
                                      route_exact=route.exact)
                 session.add(pick_list)
@@ -188,26 +188,30 @@ class WarehouseActivities:
         from storage.containers import active_catalogue
 
         await self._close_pick_list(request.order_id)
+        key = (request.order_id, request.part)
         async with self._sessions() as session:
-            existing = await session.get(PackingPlanRecord, request.order_id)
+            existing = await session.get(PackingPlanRecord, key)
             if existing is not None:
                 return _packing_summary(existing.plan)
             catalogue = await active_catalogue(session)
             order = await _order(session, request.order_id)
+            units = _part_units(order, request)
             items: list[Item] = []
+            # Item ids are "<line no>.<n>": the line says what an unpacked item is.
             for line in order.lines:
-                if line.dropped:
+                if line.dropped or line.sku not in units:
                     continue
                 p = await session.get(Product, line.sku)
-                for n in range(line.quantity):
+                for n in range(units[line.sku]):
                     items.append(item_for(p, f"{line.line_no}.{n + 1}"))
         plan = (await asyncio.to_thread(plan_packing_pure, items, catalogue)).to_dict()
         try:
             async with transaction(self._sessions) as session:
-                session.add(PackingPlanRecord(order_id=request.order_id, plan=plan, containers=len(plan["containers"])))
+                session.add(PackingPlanRecord(order_id=request.order_id, part=request.part, plan=plan,
+                                              containers=len(plan["containers"])))
         except IntegrityError:
             async with self._sessions() as session:
-                plan = (await session.get(PackingPlanRecord, request.order_id)).plan
+                plan = (await session.get(PackingPlanRecord, key)).plan
         return _packing_summary(plan)
 
 
@@ -230,6 +234,17 @@ class WarehouseActivities:
             pick_list.status = "picked"
             pick_list.picked_at = datetime.now(UTC)
             await settle_wave(session, pick_list.wave_id, pick_list.picked_at)
+
+
+def _part_units(order: Order, request: WarehouseRequest) -> dict[str, int]:
+    """Units per SKU the pick list or packing plan covers: the part's, or the whole order's."""
+    if request.lines is not None:
+        return {line.sku: line.quantity for line in request.lines if line.quantity > 0}
+    wanted: dict[str, int] = {}
+    for line in order.lines:
+        if not line.dropped:
+            wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+    return wanted
 
 
 def item_for(product: Product, item_id: str) -> Item:

@@ -25,6 +25,12 @@ ORDER_EXAMPLES: dict[str, Any] = {
         "value": {**ORDER, "external_reference": "WEB-1003", "payment": {"method": "ideal", "token": "tok_ideal"},
                   "shipping": {"preference": "fastest"}, "backorder_policy": "preorder"},
     },
+    "ship_partial": {
+        "summary": "Ship what is in stock now, the pre-ordered rest in a second parcel",
+        "value": {**ORDER, "external_reference": "WEB-1004",
+                  "lines": [{"sku": "MUG-001", "quantity": 2}, {"sku": "SOLDOUT-1", "quantity": 1}],
+                  "backorder_policy": "preorder", "ship_partial": True},
+    },
 }
 
 PRODUCT_EXAMPLE: dict[str, Any] = {

@@ -134,6 +134,7 @@ class ShipmentOut(BaseModel):
     price: Decimal
     transit_days: int
     choice_reason: str
+    part: int = Field(default=1, description="Which shipment of the order: 1, or 2, ... for an order shipped in parts")
 
 
 class ActorOut(BaseModel):
@@ -179,6 +180,7 @@ class OrderOut(BaseModel):
     payment_method: str
     shipping: ShippingOut
     backorder_policy: str
+    ship_partial: bool = Field(description="Ship what is in stock now and pre-ordered units later, in their own shipment")
     total_amount: Decimal
     vat_amount: Decimal
     currency: str

@@ -55,10 +55,11 @@ def temporal_unavailable(action: str) -> ApiError:
                     headers={"Retry-After": "5"})
 
 
-def order_workflow_input(settings: Settings, order_id: str) -> OrderWorkflowInput:
-    """The order's workflow input: its id and the timers and policies in force now."""
+def order_workflow_input(settings: Settings, order_id: str, *, ship_partial: bool = False) -> OrderWorkflowInput:
+    """The order's workflow input: its id, whether it may ship in parts, and the timers and
+    policies in force now."""
     return OrderWorkflowInput(
-        order_id=order_id,
+        order_id=order_id, ship_partial=ship_partial,
         feedback_request_delay_seconds=settings.feedback_request_delay_seconds,
         feedback_wait_seconds=settings.feedback_wait_seconds,
         feedback_reminder_after_seconds=settings.feedback_reminder_after_seconds,
@@ -76,7 +77,7 @@ async def start_order_workflow(
     try:
         await client.start_workflow(
             OrderWorkflow.run,
-            order_workflow_input(settings, order.id),
+            order_workflow_input(settings, order.id, ship_partial=order.ship_partial),
             id=workflow_id(order.id),
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -39,6 +39,8 @@ class CustomerPaymentMethod(StrEnum):
 
 class PaymentStatus(StrEnum):
     AUTHORIZED = "authorized"
+    # Part of the authorization captured (an order shipped in parts), the rest still open.
+    PARTIALLY_CAPTURED = "partially_captured"
     CAPTURED = "captured"
     VOIDED = "voided"
     REFUNDED = "refunded"

@@ -122,6 +122,10 @@ class NewOrder(BaseModel):
     payment: PaymentIn
     shipping: Shipping = Field(default_factory=Shipping)
     backorder_policy: BackorderPolicy = BackorderPolicy.ASK
+    ship_partial: bool = Field(
+        default=False, description="When some units are pre-ordered: true ships what is in stock now and the rest "
+                                   "in a second shipment (the order is PARTIALLY_SHIPPED in between, each shipment "
+                                   "invoiced and its payment captured on its own); false waits to ship everything together")
     discount_code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=64)] | None = Field(
         default=None, description="A loyalty discount code, redeemed with the order")
 

@@ -7,6 +7,7 @@ CUSTOMER_STATUSES_DEFAULT = frozenset({
     OrderStatus.PAYMENT_FAILED,
     OrderStatus.AWAITING_CUSTOMER,
     OrderStatus.AWAITING_STOCK,
+    OrderStatus.PARTIALLY_SHIPPED,
     OrderStatus.SHIPPED,
     OrderStatus.DELIVERED,
     OrderStatus.FEEDBACK_REQUESTED,
@@ -19,6 +20,7 @@ _TEXT: dict[str, dict[OrderStatus, str]] = {
         OrderStatus.PAYMENT_FAILED: "Your payment was not accepted, so your order has not been placed.",
         OrderStatus.AWAITING_CUSTOMER: "Part of your order is out of stock: please tell us how to proceed.",
         OrderStatus.AWAITING_STOCK: "Part of your order is on pre-order; we ship as soon as it arrives.",
+        OrderStatus.PARTIALLY_SHIPPED: "Part of your order is on its way; the rest follows in a second parcel.",
         OrderStatus.SHIPPED: "Your order is on its way.",
         OrderStatus.IN_TRANSIT: "Your parcel is in transit.",
         OrderStatus.DELIVERED: "Your order has been delivered.",
@@ -31,6 +33,7 @@ _TEXT: dict[str, dict[OrderStatus, str]] = {
         OrderStatus.PAYMENT_FAILED: "Je betaling is niet geaccepteerd; je bestelling is niet geplaatst.",
         OrderStatus.AWAITING_CUSTOMER: "Een deel van je bestelling is niet op voorraad: laat ons weten wat je wilt.",
         OrderStatus.AWAITING_STOCK: "Een deel van je bestelling is een pre-order; we verzenden zodra het binnen is.",
+        OrderStatus.PARTIALLY_SHIPPED: "Een deel van je bestelling is onderweg; de rest volgt in een tweede pakket.",
         OrderStatus.SHIPPED: "Je bestelling is onderweg.",
         OrderStatus.IN_TRANSIT: "Je pakket is onderweg.",
         OrderStatus.DELIVERED: "Je bestelling is bezorgd.",
@@ -61,7 +64,7 @@ _FEEDBACK_LINK = {"en": "Rate your order here (1 to 5 stars): {link}",
 # Statuses whose message carries the reason: what is missing and when it is expected, or why
 # the order stopped.
 _EXPLAINED = frozenset({OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED, OrderStatus.AWAITING_CUSTOMER,
-                        OrderStatus.AWAITING_STOCK})
+                        OrderStatus.AWAITING_STOCK, OrderStatus.PARTIALLY_SHIPPED})
 
 
 def language(locale: str | None) -> str:

@@ -41,6 +41,9 @@ class OrderWorkflowInput(BaseModel):
     # A renewal the card declines: how long the customer has to send a new payment before the
     # order is cancelled (None: cancelled at once, as orders placed before this existed).
     new_payment_wait_seconds: float | None = None
+    # Short of stock with units pre-ordered: ship what is there now, the rest in a second
+    # shipment (the order's flag; False for orders placed before partial shipments).
+    ship_partial: bool = False
 
 
 # --- payments -------------------------------------------------------------------------
@@ -53,6 +56,10 @@ class PaymentRequest(BaseModel):
     idempotency_key: str
     # A new payment token from the customer (authorize with it, and keep it on the order).
     token: str | None = None
+    # Capture: which shipment of an order shipped in parts this pays for; ``final`` (the last
+    # part, or the whole order) captures everything still open, an earlier part its invoice.
+    part: int = 1
+    final: bool = True
 
 
 class NewPayment(BaseModel):
@@ -73,14 +80,16 @@ class PaymentResult(BaseModel):
 # --- stock ----------------------------------------------------------------------------
 
 
-class StockRequest(BaseModel):
-    order_id: str
-    idempotency_key: str
-
-
 class ReservedLine(BaseModel):
     sku: str
     quantity: int
+
+
+class StockRequest(BaseModel):
+    order_id: str
+    idempotency_key: str
+    # An order shipped in parts: what leaves (ship) in this part; None: everything held.
+    lines: list[ReservedLine] | None = None
 
 
 class ReservationResult(BaseModel):
@@ -111,6 +120,9 @@ class ShipmentRequest(BaseModel):
     order_id: str
     idempotency_key: str
     packages: list[PackedPackage] | None = None
+    # An order shipped in parts: which shipment, and what it holds (None: the whole order).
+    part: int = 1
+    lines: list[ReservedLine] | None = None
 
 
 class ShipmentInfo(BaseModel):
@@ -122,6 +134,7 @@ class ShipmentInfo(BaseModel):
     transit_days: int
     choice_reason: str
     status: ShipmentStatus = ShipmentStatus.BOOKED
+    part: int = 1
     # A shipment of several packages (colli) has a tracking number per package; the first is
     # ``tracking_number``. Empty: one package. The shipment is delivered when all of them are.
     package_tracking_numbers: list[str] = Field(default_factory=list)
@@ -220,9 +233,21 @@ class OrderView(BaseModel):
     lines: list[ReservedLine] = Field(default_factory=list)
     payment: PaymentResult | None = None
     shipment: ShipmentInfo | None = None
+    # An order shipped in parts: the shipments of the parts that left (``shipment`` is the
+    # latest, which may be one of them until the next part is booked).
+    earlier_shipments: list[ShipmentInfo] = Field(default_factory=list)
     cancellation_reason: str | None = None
     rating: int | None = None
     timeline: list[TimelineEntry] = Field(default_factory=list)
+
+    def all_shipments(self) -> list[ShipmentInfo]:
+        return all_shipments(self.earlier_shipments, self.shipment)
+
+
+def all_shipments(earlier: list[ShipmentInfo], latest: ShipmentInfo | None) -> list[ShipmentInfo]:
+    """Every shipment of an order, each once, in the order they were booked."""
+    known = {s.shipment_id for s in earlier}
+    return earlier + ([latest] if latest is not None and latest.shipment_id not in known else [])
 
 
 StatusChange.model_rebuild()
@@ -232,10 +257,15 @@ StatusChange.model_rebuild()
 
 
 class DocumentsRequest(BaseModel):
-    """Render and store an order's label(s), invoice and packing slip, once."""
+    """Render and store the label(s), invoice and packing slip of an order's shipment (part 1:
+    the whole order, unless it ships in parts), once. ``lines``: the part's units (None: the
+    whole order); ``final``: the last part, whose invoice takes what is left of the discount."""
 
     order_id: str
     idempotency_key: str
+    part: int = 1
+    lines: list[ReservedLine] | None = None
+    final: bool = True
 
 
 class DocumentsResult(BaseModel):

@@ -53,6 +53,9 @@ class StepProgress(BaseModel):
     awaiting_payment: bool = False
     # A short pick was reported and its units are not handled yet.
     short_pick_pending: bool = False
+    # An order shipped in parts: how many of its shipments left with the carrier before the
+    # one in progress (their packages can be tracked; a cancellation cancels only the rest).
+    shipped_parts: int = 0
 
 
 def _accept(message: str) -> Decision:
@@ -128,13 +131,16 @@ def decide_cancel(p: StepProgress) -> Decision:
         return refused
     if p.handed_over:
         return _refuse(f"order is {p.status}; it has been handed to the carrier and can no longer be cancelled")
+    if p.shipped_parts:
+        return _accept("cancellation accepted for the part of the order that has not shipped; what shipped "
+                       "goes on (return it with a return request)")
     return _accept("cancellation accepted")
 
 
 def decide_tracking(p: StepProgress, event: TrackingEventKind) -> Decision:
     if p.status == OrderStatus.CANCELLED or p.status == OrderStatus.PAYMENT_FAILED:
         return _refuse(f"order is {p.status}; it has no shipment to track")
-    if not p.handed_over:
+    if not p.handed_over and not p.shipped_parts:
         return _refuse(f"order is {p.status}; the parcel has not been handed to the carrier yet")
     if p.delivered or p.status == OrderStatus.COMPLETED:
         return _noop(f"order is already {p.status}; {event} recorded without a status change")

@@ -7,6 +7,8 @@ from datetime import date
 
 from pydantic import BaseModel
 
+from domain.models import ReservedLine
+
 
 @dataclass(frozen=True)
 class BinOffer:
@@ -39,6 +41,9 @@ def allocate(quantity: int, offers: list[BinOffer]) -> list[tuple[int, int]]:
 class WarehouseRequest(BaseModel):
     order_id: str
     idempotency_key: str
+    # An order shipped in parts: which part, and its units (None: the whole order).
+    part: int = 1
+    lines: list[ReservedLine] | None = None
 
 
 class PickListSummary(BaseModel):

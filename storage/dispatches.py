@@ -135,10 +135,10 @@ def _readiness(package: ShipmentPackage, shipment: Shipment, order: Order, claim
     return None
 
 
-async def _packed_upright(session: AsyncSession, order_id: str) -> dict[int, bool]:
-    """Per package number: whether the order's packing plan put fragile goods in it (the
+async def _packed_upright(session: AsyncSession, order_id: str, part: int) -> dict[int, bool]:
+    """Per package number: whether the shipment's packing plan put fragile goods in it (the
     container is then kept this way up, as its wrapping instruction says)."""
-    record = await session.get(PackingPlanRecord, order_id)
+    record = await session.get(PackingPlanRecord, (order_id, part))
     containers = record.plan.get("containers", []) if record is not None else []
     return {n: any(i.get("instruction") for i in c.get("items", [])) for n, c in enumerate(containers, start=1)}
 
@@ -176,15 +176,15 @@ async def find_packages(session: AsyncSession, carrier: str, *, tracking_numbers
         if why is not None:
             not_ready.append(NotReady(package.tracking_number, why))
             continue
-        if order.id not in upright_by_order:
-            upright_by_order[order.id] = await _packed_upright(session, order.id)
+        if shipment.id not in upright_by_order:
+            upright_by_order[shipment.id] = await _packed_upright(session, order.id, shipment.part)
         kind = kinds.get(package.container or "")
         ready.append(ReadyPackage(
             tracking_number=package.tracking_number, shipment_id=shipment.id, order_id=order.id,
             carrier=shipment.carrier, region=stop_region(order.ship_country or "NL", order.ship_postcode or ""),
             container=package.container, length=package.length_mm, width=package.width_mm,
             height=package.height_mm, weight_g=package.weight_grams,
-            upright=kind == "crate" or upright_by_order[order.id].get(package.package_number, False),
+            upright=kind == "crate" or upright_by_order[shipment.id].get(package.package_number, False),
             pallet=kind == "pallet", booked_at=package.created_at))
     return ready, not_ready, unknown
 
@@ -226,12 +226,15 @@ async def order_statuses(session: AsyncSession, order_ids: Sequence[str]) -> dic
 
 async def packages_elsewhere(session: AsyncSession, dispatch: Dispatch) -> dict[str, list[str]]:
     """Per order in ``dispatch``: its booked packages that are not in it (none for an order
-    wholly in the vehicle)."""
+    wholly in the vehicle). Packages of an earlier shipment of an order shipped in parts have
+    left already: only shipments still booked count."""
     loaded = {p.tracking_number for p in dispatch.packages}
     order_ids = list({p.order_id for p in dispatch.packages})
     rows = (await session.execute(
         select(ShipmentPackage.order_id, ShipmentPackage.tracking_number)
-        .where(ShipmentPackage.order_id.in_(order_ids), ShipmentPackage.status == ShipmentStatus.BOOKED)
+        .join(Shipment, Shipment.id == ShipmentPackage.shipment_id)
+        .where(ShipmentPackage.order_id.in_(order_ids), ShipmentPackage.status == ShipmentStatus.BOOKED,
+               Shipment.status == ShipmentStatus.BOOKED)
         .order_by(ShipmentPackage.order_id, ShipmentPackage.package_number))).all()
     elsewhere: dict[str, list[str]] = {}
     for order_id, number in rows:

@@ -147,7 +147,10 @@ class StockMovement(Base):
 
 class Reservation(Base):
     __tablename__ = "reservations"
-    __table_args__ = (UniqueConstraint("order_id", "sku", name="uq_reservations_order_sku"),)
+    # One held row per order and SKU; an order shipped in parts keeps a shipped row per part
+    # beside the held one of the part still to come.
+    __table_args__ = (Index("uq_reservations_held", "order_id", "sku", unique=True,
+                            sqlite_where=text("status = 'held'"), postgresql_where=text("status = 'held'")),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -183,6 +186,9 @@ class Order(Base):
     preferred_carrier: Mapped[str | None] = mapped_column(String(32))
     preferred_service: Mapped[str | None] = mapped_column(String(32))
     backorder_policy: Mapped[str] = mapped_column(String(16), default="ask")
+    # Short of stock with units pre-ordered: ship what is there now and the rest when it comes
+    # (a shipment per part, each captured on its own), instead of waiting for everything.
+    ship_partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     ship_country: Mapped[str | None] = mapped_column(String(2))
     ship_street: Mapped[str | None] = mapped_column(String(200))
@@ -285,7 +291,7 @@ class Payment(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
     method: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     amount: Mapped[Decimal]
     captured: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     refunded: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
@@ -297,6 +303,8 @@ class Shipment(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    # Which shipment of the order this is (an order shipped in parts has 1, 2, ...).
+    part: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     carrier: Mapped[str] = mapped_column(String(32))
     service: Mapped[str] = mapped_column(String(32))
     tracking_number: Mapped[str] = mapped_column(String(64), unique=True)
@@ -396,16 +404,21 @@ class NumberSeries(Base):
 
 
 class Invoice(Base):
-    """An order's sales invoice: one per order (the primary key), its number gap-free from the
-    ``invoice`` series, taken in the transaction that stores the invoice."""
+    """A sales invoice: one per shipment of an order (the primary key (order, part); an order
+    shipped whole has part 1), its number gap-free from the ``invoice`` series, taken in the
+    transaction that stores the invoice."""
 
     __tablename__ = "invoices"
 
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True, default=1, server_default="1")
     number: Mapped[int] = mapped_column(Integer, unique=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     total_amount: Mapped[Decimal]
     vat_amount: Mapped[Decimal]
+    # The discount it gives (VAT included): an order shipped in parts splits its discount over
+    # its invoices, the last taking what is left. NULL for invoices from before parts.
+    discount_amount: Mapped[Decimal | None]
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -467,7 +480,7 @@ class SandboxPaymentIntent(Base):
     reference: Mapped[str] = mapped_column(String(64), index=True)
     method: Mapped[str] = mapped_column(String(16))
     token: Mapped[str] = mapped_column(String(128))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     authorized: Mapped[Decimal]
     captured: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     refunded: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
@@ -527,12 +540,18 @@ class BinStock(Base):
 
 
 class PickList(Base):
-    """One order's pick list (one per order: the unique order id makes creating it idempotent)."""
+    """One order's pick list, one per shipment part (the unique (order, part) makes creating it
+    idempotent). An order shipped whole has one, part 1."""
 
     __tablename__ = "pick_lists"
+    __table_args__ = (UniqueConstraint("order_id", "part", name="uq_pick_lists_order_part"),)
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    part: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The units (SKU: quantity) the list is to pick for a shipment of an order shipped in parts;
+    # NULL: everything the order's lines want.
+    units: Mapped[dict[str, int] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), index=True, default="open")  # open, picked
     route_length_m: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     s_shape_length_m: Mapped[Decimal] = mapped_column(Numeric(10, 2))
@@ -648,11 +667,12 @@ class PutAwayTask(Base):
 
 
 class PackingPlanRecord(Base):
-    """An order's packing plan as computed (``activities.planning.packing``), one per order."""
+    """An order's packing plan as computed (``activities.planning.packing``), one per shipment part."""
 
     __tablename__ = "packing_plans"
 
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True, default=1, server_default="1")
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     containers: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -90,7 +90,7 @@ async def add_order(
         status="RECEIVED", status_sequence=0,
         payment_method=order.payment.method, payment_token=order.payment.token,
         shipping_preference=order.shipping.preference, preferred_carrier=order.shipping.carrier,
-        preferred_service=order.shipping.service, backorder_policy=order.backorder_policy,
+        preferred_service=order.shipping.service, backorder_policy=order.backorder_policy, ship_partial=order.ship_partial,
         ship_country=a.country, ship_street=a.street, ship_house_number=a.house_number,
         ship_house_number_addition=a.house_number_addition, ship_postcode=a.postcode, ship_city=a.city,
         total_amount=sum((ln.line_total for ln in lines), start=Decimal("0.00")),

@@ -104,13 +104,15 @@ def open_units(line: PickListLine) -> int:
 
 
 async def unpicked(session: AsyncSession, pick_list: PickList) -> dict[str, int]:
-    """What a finished pick list left out: per SKU, the units the order's lines still want
-    minus every unit picked for it (over all rounds of the list)."""
-    order = await session.get(Order, pick_list.order_id)
-    wanted: dict[str, int] = {}
-    for line in order.lines:
-        if not line.dropped:
-            wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+    """What a finished pick list left out: per SKU, the units the order's lines (or, for a
+    shipment of an order shipped in parts, the shipment) still want minus every unit picked
+    for it (over all rounds of the list)."""
+    wanted: dict[str, int] = dict(pick_list.units or {})
+    if pick_list.units is None:
+        order = await session.get(Order, pick_list.order_id)
+        for line in order.lines:
+            if not line.dropped:
+                wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
     for pick in pick_list.lines:
         wanted[pick.sku] = wanted.get(pick.sku, 0) - pick.picked
     return {sku: n for sku, n in sorted(wanted.items()) if n > 0}
@@ -366,20 +368,21 @@ async def put_away(session: AsyncSession, task: PutAwayTask, location_code: str,
 
 async def put_back_after_cancellation(session: AsyncSession, order_id: str, now: datetime) -> list[PutAwayTask]:
     """A cancelled order's pick list: units still promised to it are freed in their bins, and
-    what was already picked (at the pack station) gets put-away tasks back to a bin."""
-    pick_list = (await session.execute(select(PickList).where(PickList.order_id == order_id)
-                                       .with_for_update())).scalar_one_or_none()
-    if pick_list is None or pick_list.status == "cancelled":
-        return []
+    what was already picked (at the pack station) gets put-away tasks back to a bin. The pick
+    lists of parts that shipped are left alone: those goods left with the carrier."""
+    pick_lists = (await session.execute(select(PickList).where(
+        PickList.order_id == order_id, PickList.status.not_in(("cancelled", "shipped")))
+        .order_by(PickList.part).with_for_update())).scalars().all()
     picked: dict[str, int] = {}
-    for line in pick_list.lines:
-        left = open_units(line)
-        if left > 0 and pick_list.status == "open":
-            stock = await session.get(BinStock, line.bin_stock_id, with_for_update=True)
-            stock.allocated -= min(left, stock.allocated)
-        picked[line.sku] = picked.get(line.sku, 0) + line.picked
-    pick_list.status = "cancelled"
-    await settle_wave(session, pick_list.wave_id, now)
+    for pick_list in pick_lists:
+        for line in pick_list.lines:
+            left = open_units(line)
+            if left > 0 and pick_list.status == "open":
+                stock = await session.get(BinStock, line.bin_stock_id, with_for_update=True)
+                stock.allocated -= min(left, stock.allocated)
+            picked[line.sku] = picked.get(line.sku, 0) + line.picked
+        pick_list.status = "cancelled"
+        await settle_wave(session, pick_list.wave_id, now)
     tasks = [await create_put_away(session, sku, n, source=CANCELLATION, reference=order_id, now=now)
              for sku, n in sorted(picked.items())]
     return [t for t in tasks if t is not None]

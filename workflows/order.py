@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         StockRequest,
         TimelineEntry,
         TrackingUpdate,
+        all_shipments,
     )
     from workflows import search_attributes as sa
 
@@ -153,6 +154,15 @@ class OrderWorkflow:
         # how many times the order was booked (a report no carrier takes is packed again).
         self._packed_as: list[PackedPackage] | None = None
         self._pack_rounds = 0
+        # An order shipped in parts (ship_partial, with units pre-ordered): the SKUs that come
+        # later, the part in progress (1: what was in stock, 2: the rest) and its units, the
+        # shipments of parts that left, and whether the rest was cancelled after a part left.
+        self._later_skus: list[str] = []
+        self._part = 1
+        self._part_lines: list[ReservedLine] | None = None
+        self._earlier_shipments: list[ShipmentInfo] = []
+        self._earlier_lines: list[ReservedLine] = []
+        self._rest_cancelled = False
 
     # --- the process ------------------------------------------------------------------
 
@@ -162,15 +172,27 @@ class OrderWorkflow:
         try:
             await self._fulfil(input)
         except _CancelRequested:
-            await self._compensate(self._cancel_request.reason if self._cancel_request else "cancelled")
+            reason = self._cancel_request.reason if self._cancel_request else "cancelled"
+            if self._earlier_shipments:
+                await self._cancel_rest(reason)
+                await self._after_handover(input)
+            else:
+                await self._compensate(reason)
         except asyncio.CancelledError:
-            if not self._handed_over:
+            if not self._handed_over and not self._earlier_shipments:
                 # Temporal's own Cancel runs the same compensations as an API cancellation.
                 await self._compensate("cancelled in Temporal")
                 await self._publish_pending()
                 raise
-            # The parcel is with the carrier: nothing can be undone, so the order goes on.
-            self._note(TimelineKind.IGNORED, "Temporal cancel ignored: the order was already handed to the carrier")
+            if not self._all_shipped():
+                # Part of the order left with the carrier: the rest is cancelled, the order goes on.
+                if self._handed_over and not self._earlier_shipments:
+                    await self._ship(final=False)  # the first part was just handed over
+                    self._part_left()
+                await self._cancel_rest("cancelled in Temporal")
+            else:
+                # The parcel is with the carrier: nothing can be undone, so the order goes on.
+                self._note(TimelineKind.IGNORED, "Temporal cancel ignored: the order was already handed to the carrier")
             await self._after_handover(input)
         await self._publish_pending()
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -184,27 +206,118 @@ class OrderWorkflow:
             return
         self._checkpoint()
         await self._set_status(OrderStatus.PICKING, "released to the warehouse")
+        if not await self._prepare_shipment(input):
+            return
+        if self._later_skus:
+            # Shipped in parts: what was in stock leaves now, the pre-ordered rest when it comes.
+            await self._wait_for_human(lambda: self._handed_over)
+            await self._ship(final=False)
+            if not await self._release_rest(input) or not await self._prepare_shipment(input):
+                if self._rest_cancelled:  # the rest ended out of stock: the first parcel goes on
+                    await self._after_handover(input)
+                return
+        await self._wait_for_human(lambda: self._handed_over)
+        await self._after_handover(input)
+
+    async def _prepare_shipment(self, input: OrderWorkflowInput) -> bool:
+        """Pick, pack, book and document the order (or the part of it being shipped), up to
+        READY_TO_SHIP. False when the order ended on the way (cancelled)."""
         if workflow.patched(WAREHOUSE_PATCH):
             await self._plan_warehouse_step(WarehouseActivities.create_pick_list, "pick-list")
         await self._wait_for_human(self._pick_over)
         while self._short_pick is not None:
             if not await self._after_short_pick(input):
-                return
+                return False
         await self._set_status(OrderStatus.PACKING, "picked")
         if workflow.patched(WAREHOUSE_PATCH):
             await self._plan_warehouse_step(WarehouseActivities.plan_packing, "packing-plan")
         await self._wait_for_human(lambda: self._packed)
         while not await self._book_shipment():
             if self._status == OrderStatus.CANCELLED:
-                return
+                return False
             # The packages as reported fit no carrier: packed again, booked again.
             await self._wait_for_human(lambda: self._packed)
         if workflow.patched(DOCUMENTS_PATCH):
             await self._create_documents()
         self._checkpoint()
-        await self._set_status(OrderStatus.READY_TO_SHIP, f"booked with {self._shipment.carrier if self._shipment else '?'}")
-        await self._wait_for_human(lambda: self._handed_over)
-        await self._after_handover(input)
+        await self._set_status(OrderStatus.READY_TO_SHIP, f"booked with {self._shipment.carrier if self._shipment else '?'}"
+                                                          f"{self._of_parts()}")
+        return True
+
+    def _of_parts(self) -> str:
+        return f" (shipment {self._part} of 2)" if self._later_skus else ""
+
+    def _part_key(self, step: str) -> str:
+        """The idempotency key of a step done once per shipment (the first keeps the old keys)."""
+        return self._key(step if self._part == 1 else f"{step}-part-{self._part}")
+
+    def _all_shipped(self) -> bool:
+        """Nothing more is to ship: the order shipped whole, or its last part (or the rest of it
+        was cancelled)."""
+        return not self._later_skus or self._rest_cancelled or (self._part > 1 and self._handed_over)
+
+    async def _release_rest(self, input: OrderWorkflowInput) -> bool:
+        """The first part left: the order is PARTIALLY_SHIPPED until the pre-ordered rest has
+        arrived (the first parcel's tracking goes on meanwhile), then the rest is released to
+        the warehouse as the second shipment."""
+        self._part_left()
+        while self._awaiting_skus:
+            await self._publish_pending()
+            await workflow.wait_condition(lambda: not self._awaiting_skus or bool(self._delays) or bool(self._tracking)
+                                          or self._cancel_request is not None)
+            self._checkpoint()
+            while self._tracking:
+                await self._apply_tracking(self._tracking.popleft())
+            if self._delays:
+                delayed = self._delays.popleft()
+                await self._set_status(OrderStatus.PARTIALLY_SHIPPED,
+                                       f"delayed: {delayed.sku} now expected {delayed.expected_date}")
+        self._part += 1
+        self._part_lines = [ReservedLine(sku=s, quantity=q) for s, q in sorted(self._allocated_quantities.items())]
+        self._lines = [ReservedLine(sku=s, quantity=q) for s, q in sorted(self._line_quantities().items())]
+        await self._set_status(OrderStatus.RESERVED, f"the pre-ordered units arrived: {', '.join(self._later_skus)}")
+        await self._set_status(OrderStatus.PICKING, f"released to the warehouse{self._of_parts()}")
+        return True
+
+    def _part_left(self) -> None:
+        """The first part is with the carrier; the next starts from nothing picked, packed,
+        booked or handed over."""
+        assert self._shipment is not None
+        self._earlier_shipments.append(self._shipment)
+        self._earlier_lines = list(self._part_lines or [])
+        self._picked = self._packed = self._handed_over = self._booking_started = False
+        self._packed_as, self._pack_rounds = None, 0
+
+    async def _cancel_rest(self, reason: str) -> None:
+        """Part of the order left with the carrier: what has not shipped is cancelled (its
+        booking, its held stock and pre-order claims, its units on the order, the rest of the
+        payment), and the order goes on with the shipments that left."""
+        self._cancellation_reason = reason
+        if self._booking_started:
+            await self._step(ShippingActivities.cancel_shipment, ShipmentRequest(
+                order_id=self._order_id, idempotency_key=self._part_key("cancel-shipment"), part=self._part))
+        await self._step(InventoryActivities.release_stock,
+                         StockRequest(order_id=self._order_id, idempotency_key=self._part_key("release")))
+        result = await self._step(InventoryActivities.drop_lines, LinesRequest(
+            order_id=self._order_id, skus=self._later_skus, idempotency_key=self._part_key("drop-rest")))
+        # A card: the rest of the authorization is released (what the shipped part cost was
+        # captured at its handover). Then whatever was paid above the new total is refunded
+        # (iDEAL paid everything at once).
+        if self._payment is not None and self._payment.status == PaymentStatus.PARTIALLY_CAPTURED:
+            self._payment = await self._step(PaymentActivities.cancel_payment, PaymentRequest(
+                order_id=self._order_id, idempotency_key=self._part_key("release-rest")))
+        self._payment = await self._step(PaymentActivities.settle_payment_to_order, PaymentRequest(
+            order_id=self._order_id, idempotency_key=self._part_key("settle-rest"))) or self._payment
+        self._rest_cancelled = True
+        self._cancel_request = None
+        self._shipment = self._earlier_shipments.pop()
+        self._lines = self._earlier_lines
+        self._picked = self._packed = self._handed_over = True
+        await self._set_status(OrderStatus.SHIPPED, f"the rest of the order was cancelled ({reason}); "
+                                                    f"what shipped goes on, new total EUR {result.new_total}")
+        if self._delivered_packages and self._all_packages_delivered():
+            self._delivered = True
+            await self._set_status(OrderStatus.DELIVERED, "every shipment was delivered")
 
     async def _after_handover(self, input: OrderWorkflowInput) -> None:
         if self._status == OrderStatus.READY_TO_SHIP:
@@ -251,8 +364,15 @@ class OrderWorkflow:
         check = await self._step(InventoryActivities.reserve_order_stock,
                                  StockRequest(order_id=self._order_id, idempotency_key=self._key("reserve")))
         self._lines = check.reserved
-        if check.short and await self._resolve_shortage(input, check.short) is None:
+        # ship_partial: what is in stock need not wait for pre-ordered units.
+        split = input.ship_partial and any(line.quantity > 0 for line in check.reserved)
+        if check.short and await self._resolve_shortage(input, check.short, split=split) is None:
             return False
+        if self._later_skus:
+            self._part_lines = [line for line in self._lines if line.quantity > 0]
+            await self._set_status(OrderStatus.RESERVED, "the units in stock reserved; they ship now, the pre-ordered "
+                                                         f"rest ({', '.join(self._later_skus)}) in a second shipment")
+            return True
         await self._set_status(OrderStatus.RESERVED, "all lines reserved")
         return True
 
@@ -260,7 +380,9 @@ class OrderWorkflow:
         """The pick list finished with units no bin held: those units take the out-of-stock
         path (the order's backorder policy) while what was picked waits in its tote. Pre-ordered
         units are picked in a second round when they arrive; cancelled ones leave the order,
-        which is re-priced. False when the order ended (cancelled)."""
+        which is re-priced. In the first shipment of an order shipped in parts, pre-ordered
+        units join the second shipment and the first goes on with what was picked. False when
+        the order (or, after a shipment left, its rest) ended."""
         self._checkpoint()  # a cancellation that came with the report goes first
         report, self._short_pick = self._short_pick, None
         assert report is not None
@@ -270,17 +392,43 @@ class OrderWorkflow:
         self._lines = [ReservedLine(sku=sku, quantity=quantity - missing.get(sku, 0))
                        for sku, quantity in sorted((line.sku, line.quantity) for line in self._lines)
                        if quantity > missing.get(sku, 0)]
-        self._allocated_quantities = {}
+        split_before = bool(self._later_skus) and self._part == 1
+        if self._part_lines is not None:
+            # This shipment holds what was picked; what comes later is added when it arrives.
+            self._part_lines = [ReservedLine(sku=line.sku, quantity=line.quantity - missing.get(line.sku, 0))
+                                for line in self._part_lines if line.quantity > missing.get(line.sku, 0)]
+        if split_before and not self._part_lines:
+            # Nothing of the first shipment was there: the order is no longer split, it waits
+            # for everything and ships it together.
+            self._later_skus, self._part_lines = [], None
+            self._note(TimelineKind.EVENT, "nothing of the first shipment was there: the order ships whole")
+        first_of_parts = bool(self._later_skus) and self._part == 1
+        if split_before:
+            # The pre-ordered rest of an order shipped in parts keeps what was given to it.
+            self._allocated_quantities = {s: q for s, q in self._allocated_quantities.items() if s not in missing}
+        else:
+            self._allocated_quantities = {}
         self._allocated_skus -= set(missing)
         self._backorder_decision = None
         self._shortage_round += 1
-        served = await self._resolve_shortage(input, report.lines)
+        served = await self._resolve_shortage(input, report.lines, split=first_of_parts)
         if served is None:
             return False
-        if not served:
+        if self._earlier_shipments and not self._part_lines and not served:
+            # Nothing of this shipment was there and nothing comes: the rest of the order ends.
+            await self._cancel_rest(f"out of stock: {_describe(report.lines)}")
+            return False
+        if not served or first_of_parts:
             self._picked = True
-            self._note(TimelineKind.EVENT, "the order goes on with the units that were picked")
+            self._note(TimelineKind.EVENT, "the order goes on with the units that were picked"
+                                           f"{'; the pre-ordered ones follow in the second shipment' if served else ''}")
             return True
+        if self._part_lines is not None:
+            arrived = {sku: self._allocated_quantities.get(sku, 0) for sku in served}
+            units = {line.sku: line.quantity for line in self._part_lines}
+            for sku, quantity in arrived.items():
+                units[sku] = units.get(sku, 0) + quantity
+            self._part_lines = [ReservedLine(sku=sku, quantity=q) for sku, q in sorted(units.items()) if q > 0]
         await self._set_status(OrderStatus.RESERVED, f"pre-ordered units reserved: {', '.join(served)}")
         await self._set_status(OrderStatus.PICKING, "released to the warehouse: the units that arrived")
         await self._plan_warehouse_step(WarehouseActivities.create_pick_list, f"pick-list-{self._shortage_round + 1}")
@@ -295,10 +443,12 @@ class OrderWorkflow:
         order goes down it (the first keeps the keys orders had before short picks)."""
         return self._key(step if not self._shortage_round else f"{step}-{self._shortage_round + 1}")
 
-    async def _resolve_shortage(self, input: OrderWorkflowInput, short: list[ShortLine]) -> list[str] | None:
+    async def _resolve_shortage(self, input: OrderWorkflowInput, short: list[ShortLine], *,
+                                split: bool = False) -> list[str] | None:
         """Apply each short line's backorder policy; ``ask`` waits for the customer's answer.
         Returns the pre-ordered SKUs, reserved once they arrived (none when every missing unit
-        was cancelled), or None when the order was cancelled."""
+        was cancelled), or None when the order was cancelled. With ``split`` (ship_partial and
+        something in stock) pre-ordered SKUs are not waited for: they ship later on their own."""
         policies = {line.sku: line.policy for line in short}
         asked = [line for line in short if line.policy == BackorderPolicy.ASK]
         if asked:
@@ -313,6 +463,10 @@ class OrderWorkflow:
             self._checkpoint()
             decision = self._backorder_decision or input.backorder_default
             if decision == BackorderDecision.CANCEL_ORDER:
+                if self._earlier_shipments:
+                    # A shipment left already: what did not ship is cancelled, it goes on.
+                    await self._cancel_rest("customer cancelled the rest of the order: items out of stock")
+                    return None
                 await self._compensate("customer cancelled the order: items out of stock")
                 return None
             for line in asked:
@@ -330,16 +484,28 @@ class OrderWorkflow:
             self._payment = await self._step(PaymentActivities.settle_payment_to_order, PaymentRequest(
                 order_id=self._order_id, idempotency_key=self._occurrence("settle-dropped-lines")))
         preordered = sorted(sku for sku, p in policies.items() if p == BackorderPolicy.PREORDER)
+        if preordered and split:
+            await self._place_preorders(preordered, "; what is in stock ships now")
+            if self._awaiting_skus or self._later_skus:
+                self._later_skus = sorted(set(self._later_skus) | set(preordered))
+                return preordered
+            # Everything came at once: nothing to split.
+            self._lines = [ReservedLine(sku=s, quantity=q) for s, q in sorted(self._line_quantities().items())]
+            return preordered
         if preordered and not await self._wait_for_preorders(input, preordered):
             return None
         return preordered
 
-    async def _wait_for_preorders(self, input: OrderWorkflowInput, skus: list[str]) -> bool:
+    async def _place_preorders(self, skus: list[str], note: str = "") -> None:
         result = await self._step(InventoryActivities.place_preorders, LinesRequest(
             order_id=self._order_id, skus=skus, idempotency_key=self._occurrence("preorder")))
-        self._awaiting_skus = {c.sku for c in result.claims} - self._allocated_skus
+        # Added to: an order shipped in parts may still await the SKUs of its second shipment.
+        self._awaiting_skus |= {c.sku for c in result.claims} - self._allocated_skus
         await self._set_status(OrderStatus.AWAITING_STOCK, "pre-order: " + ", ".join(
-            f"{c.sku} expected {c.expected_date or 'soon'}" for c in result.claims))
+            f"{c.sku} expected {c.expected_date or 'soon'}" for c in result.claims) + note)
+
+    async def _wait_for_preorders(self, input: OrderWorkflowInput, skus: list[str]) -> bool:
+        await self._place_preorders(skus)
         while self._awaiting_skus:
             await self._publish_pending()
             await workflow.wait_condition(
@@ -417,15 +583,16 @@ class OrderWorkflow:
         any carrier takes), or, for packages the packer reported, it is back in PACKING."""
         self._booking_started = True
         self._pack_rounds += 1
-        key = self._key("book" if self._pack_rounds == 1 else f"book-{self._pack_rounds}")
+        key = self._part_key("book" if self._pack_rounds == 1 else f"book-{self._pack_rounds}")
         try:
             self._shipment = await self._step(
                 ShippingActivities.book_shipment, ShipmentRequest(order_id=self._order_id, idempotency_key=key,
-                                                                  packages=self._packed_as))
+                                                                  packages=self._packed_as, part=self._part,
+                                                                  lines=self._part_lines))
         except ActivityError as err:
             if not _is_refusal(err, ErrorType.CARRIER_REFUSED):
                 raise
-            if self._packed_as:
+            if self._packed_as or self._earlier_shipments:
                 # The packer's report, not the goods, fits no carrier (a slip of the finger, or
                 # a box too big): the goods are still here, so they are packed again.
                 self._packed, self._packed_as = False, None
@@ -441,7 +608,8 @@ class OrderWorkflow:
         """The pick list or packing plan (CPU work: an activity). Staff can work without one,
         so a planner that fails is noted on the timeline and the order goes on."""
         handle = workflow.start_activity_method(
-            activity, WarehouseRequest(order_id=self._order_id, idempotency_key=self._key(step)),
+            activity, WarehouseRequest(order_id=self._order_id, idempotency_key=self._part_key(step), part=self._part,
+                                       lines=self._part_lines),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=PLANNING_RETRY)
         try:
             # Shielded like every step: a Temporal cancel must reach the compensation, not be
@@ -459,17 +627,21 @@ class OrderWorkflow:
     async def _create_documents(self) -> None:
         """Label, invoice and packing slip, rendered and stored once (CPU work: an activity)."""
         result = await self._step(DocumentActivities.create_order_documents, DocumentsRequest(
-            order_id=self._order_id, idempotency_key=self._key("documents")))
+            order_id=self._order_id, idempotency_key=self._part_key("documents"), part=self._part,
+            lines=self._part_lines, final=self._part > 1 or not self._later_skus))
         self._note(TimelineKind.EVENT, f"label, packing slip and invoice {result.invoice_number} ready")
 
-    async def _ship(self) -> None:
+    async def _ship(self, *, final: bool = True) -> None:
+        """The parcel left: its goods leave the books and its payment is captured. An order
+        shipped in parts does this per shipment: the first captures its invoice and the order
+        is PARTIALLY_SHIPPED, the last captures the rest."""
         def ship_stock() -> Awaitable[Any]:
-            return self._step(InventoryActivities.ship_reserved_stock,
-                              StockRequest(order_id=self._order_id, idempotency_key=self._key("ship-stock")))
+            return self._step(InventoryActivities.ship_reserved_stock, StockRequest(
+                order_id=self._order_id, idempotency_key=self._part_key("ship-stock"), lines=self._part_lines))
 
         def capture() -> Awaitable[Any]:
-            return self._step(PaymentActivities.capture_payment,
-                              PaymentRequest(order_id=self._order_id, idempotency_key=self._key("capture")))
+            return self._step(PaymentActivities.capture_payment, PaymentRequest(
+                order_id=self._order_id, idempotency_key=self._part_key("capture"), part=self._part, final=final))
 
         if workflow.patched(PARALLEL_HANDOVER_PATCH):
             # Independent of each other; SHIPPED is told once both are done, so an order that
@@ -478,14 +650,19 @@ class OrderWorkflow:
         else:
             await ship_stock()
             self._payment = await capture()
-        await self._set_status(OrderStatus.SHIPPED, "handed to the carrier")
+        if not final:
+            await self._set_status(OrderStatus.PARTIALLY_SHIPPED, "shipment 1 of 2 handed to the carrier; the "
+                                                                  f"pre-ordered rest ({', '.join(self._later_skus)}) "
+                                                                  "follows when it arrives")
+            return
+        await self._set_status(OrderStatus.SHIPPED, f"handed to the carrier{self._of_parts()}")
 
     async def _apply_tracking(self, update: TrackingUpdate) -> None:
         match update.event:
             case TrackingEventKind.IN_TRANSIT if self._status == OrderStatus.SHIPPED:
                 await self._set_status(OrderStatus.IN_TRANSIT, update.description or "in transit")
             case TrackingEventKind.DELIVERED if not self._delivered:
-                packages = self._shipment.all_tracking_numbers() if self._shipment else []
+                packages = self._tracked_packages()
                 done = len(self._delivered_packages & set(packages))
                 self._note(TimelineKind.EVENT, f"carrier: package {update.tracking_number} delivered "
                                                f"({done} of {len(packages)})")
@@ -618,12 +795,14 @@ class OrderWorkflow:
                                   feedback_received=self._feedback is not None,
                                   cancel_requested=self._cancel_request is not None,
                                   awaiting_payment=self._awaiting_payment,
-                                  short_pick_pending=self._short_pick is not None)
+                                  short_pick_pending=self._short_pick is not None,
+                                  shipped_parts=len(self._earlier_shipments))
 
     def _view(self) -> OrderView:
         return OrderView(order_id=self._order_id, status=self._status, sequence=self._sequence,
                          needs_attention=self._needs_attention, lines=self._lines, payment=self._payment,
-                         shipment=self._shipment, cancellation_reason=self._cancellation_reason,
+                         shipment=self._shipment, earlier_shipments=self._earlier_shipments,
+                         cancellation_reason=self._cancellation_reason,
                          rating=self._feedback.rating if self._feedback else None, timeline=self._timeline)
 
     def _result(self, decision: rules.Decision) -> StepResult:
@@ -672,10 +851,17 @@ class OrderWorkflow:
         self._tracking.append(u)
 
     def _all_packages_delivered(self) -> bool:
-        """A shipment of several packages is delivered when every package is. (A number we do
-        not know, e.g. of a shipment booked before packages existed, counts for the whole.)"""
-        packages = set(self._shipment.all_tracking_numbers()) if self._shipment else set()
+        """A shipment of several packages is delivered when every package is, and an order
+        shipped in parts when every shipment is (so not before the last part left). (A number
+        we do not know, e.g. of a shipment booked before packages existed, counts for the whole.)"""
+        if not self._all_shipped():
+            return False
+        packages = set(self._tracked_packages())
         return not packages or packages <= self._delivered_packages or not (self._delivered_packages & packages)
+
+    def _tracked_packages(self) -> list[str]:
+        shipments = all_shipments(self._earlier_shipments, self._shipment)
+        return [number for shipment in shipments for number in shipment.all_tracking_numbers()]
 
     def _apply_feedback(self, f: FeedbackInput) -> None:
         self._feedback = f
@@ -844,7 +1030,10 @@ class OrderWorkflow:
             return self._result(decision)
         self._apply_cancel(c)
         # Answer once the compensations have run, so the caller sees the final status.
-        await workflow.wait_condition(lambda: self._status in rules.FINAL_STATUSES)
+        await workflow.wait_condition(lambda: self._status in rules.FINAL_STATUSES or self._rest_cancelled)
+        if self._rest_cancelled:
+            return StepResult(accepted=True, status=self._status,
+                              message=f"the rest of the order was cancelled; what shipped is {self._status}")
         return StepResult(accepted=True, status=self._status, message=f"order {self._status}")
 
     @cancel_order.validator

@@ -106,19 +106,23 @@ class SandboxPaymentProvider:
         return await self._answer(await run_once(
             self._sessions, f"psp:{op}:{idempotency_key}", f"psp.{op}", ProviderPayment, work))
 
-    async def capture(self, *, payment_id: str, amount: Decimal, idempotency_key: str) -> ProviderPayment:
+    async def capture(self, *, payment_id: str, amount: Decimal, idempotency_key: str,
+                      final: bool = True) -> ProviderPayment:
         def apply(intent: SandboxPaymentIntent) -> None:
-            if intent.status != PaymentStatus.AUTHORIZED:
+            if intent.status not in (PaymentStatus.AUTHORIZED, PaymentStatus.PARTIALLY_CAPTURED):
                 raise PaymentDeclined(f"payment {payment_id} is {intent.status}; only an authorization can be captured")
-            if intent.captured + amount > intent.authorized:
-                raise PaymentDeclined(f"capture of {amount} exceeds the authorized {intent.authorized}")
+            if amount < 0 or intent.captured + amount > intent.authorized:
+                raise PaymentDeclined(f"capture of {amount} exceeds what is left of the authorized {intent.authorized}")
             intent.captured += amount
-            intent.status = PaymentStatus.CAPTURED
+            intent.status = PaymentStatus.CAPTURED if final else PaymentStatus.PARTIALLY_CAPTURED
 
         return await self._change("capture", payment_id, idempotency_key, apply)
 
     async def void(self, *, payment_id: str, idempotency_key: str) -> ProviderPayment:
         def apply(intent: SandboxPaymentIntent) -> None:
+            if intent.status == PaymentStatus.PARTIALLY_CAPTURED:
+                intent.status = PaymentStatus.CAPTURED  # what was captured stays; the rest is released
+                return
             if intent.status != PaymentStatus.AUTHORIZED:
                 raise PaymentDeclined(f"payment {payment_id} is {intent.status}; only an authorization can be voided")
             intent.status = PaymentStatus.VOIDED

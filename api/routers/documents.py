@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.deps import OrderReader, Sessions, load_order
@@ -35,14 +35,17 @@ class DocumentOut(BaseModel):
 
 class DocumentList(BaseModel):
     order_id: str
-    invoice_number: str | None
+    invoice_number: str | None = Field(description="The first shipment's invoice (the only one unless the order ships in parts)")
+    invoice_numbers: list[str] = Field(default_factory=list,
+                                       description="One invoice per shipment, in shipment order (an order shipped in parts has several)")
     documents: list[DocumentOut]
 
 
 @router.get("/{order_id}/documents", response_model=DocumentList, summary="List an order's documents",
             responses={**AUTH_RESPONSES, **NOT_FOUND})
 async def list_documents(order_id: OrderId, principal: OrderReader, sessions: Sessions) -> DocumentList:
-    """A label per package (PDF and ZPL, "package n of m"), the invoice and the packing slip,
+    """A label per package (PDF and ZPL, "package n of m"), the invoice and the packing slip
+    (of each shipment, for an order shipped in parts),
     each with the URL that returns its file. Empty until the shipment is booked (after the
     pack). Roles: channel (own orders), warehouse, ops."""
     order = await load_order(sessions, principal, order_id)
@@ -52,8 +55,10 @@ async def list_documents(order_id: OrderId, principal: OrderReader, sessions: Se
                    OrderDocument.shipment_id, OrderDocument.created_at,
                    OrderDocument.content)  # size: len() below; documents are tens of kB
             .where(OrderDocument.order_id == order.id).order_by(OrderDocument.kind, OrderDocument.filename))).all()
-        invoice = await session.get(Invoice, order.id)
-    return DocumentList(order_id=order.id, invoice_number=invoice.reference if invoice else None, documents=[
+        invoices = (await session.execute(select(Invoice.reference).where(Invoice.order_id == order.id)
+                                          .order_by(Invoice.part))).scalars().all()
+    return DocumentList(order_id=order.id, invoice_number=invoices[0] if invoices else None,
+                        invoice_numbers=list(invoices), documents=[
         DocumentOut(id=r.id, kind=r.kind, filename=r.filename, content_type=r.content_type, size=len(r.content),
                     shipment_id=r.shipment_id, created_at=r.created_at,
                     url=f"/orders/{order.id}/documents/{r.id}") for r in rows])

@@ -131,7 +131,8 @@ def _base(order: Order) -> dict[str, Any]:
         payment_method=order.payment_method,
         shipping=ShippingOut(preference=order.shipping_preference, carrier=order.preferred_carrier,
                              service=order.preferred_service),
-        backorder_policy=order.backorder_policy, total_amount=order.total_amount, vat_amount=order.vat_amount,
+        backorder_policy=order.backorder_policy, ship_partial=order.ship_partial,
+        total_amount=order.total_amount, vat_amount=order.vat_amount,
         discount=DiscountOut(code=order.discount.code, amount=order.discount.amount,
                              given_back=order.discount.released_at is not None) if order.discount else None,
         currency=order.currency, created_at=order.created_at, updated_at=order.updated_at,
@@ -184,8 +185,8 @@ def from_view(order: Order, view: OrderView, actions: Sequence[StaffAction] = ()
         shipments=[ShipmentOut(shipment_id=s.shipment_id, carrier=s.carrier, service=s.service,
                                tracking_number=s.tracking_number, package_tracking_numbers=s.all_tracking_numbers(),
                                status=s.status, price=s.price,
-                               transit_days=s.transit_days, choice_reason=s.choice_reason)
-                   for s in ([view.shipment] if view.shipment else [])],
+                               transit_days=s.transit_days, choice_reason=s.choice_reason, part=s.part)
+                   for s in view.all_shipments()],
         timeline=with_actions([TimelineOut.model_validate(e.model_dump()) for e in view.timeline], actions, live=True),
         cancellation_reason=view.cancellation_reason,
         feedback=FeedbackOut(rating=view.rating) if view.rating is not None else None,
@@ -205,7 +206,8 @@ def from_record(order: Order, record: OrderRecord, actions: Sequence[StaffAction
                                tracking_number=s.tracking_number,
                                package_tracking_numbers=record.package_tracking_numbers.get(s.id) or [s.tracking_number],
                                status=s.status, price=s.price,
-                               transit_days=s.transit_days, choice_reason=s.choice_reason) for s in record.shipments],
+                               transit_days=s.transit_days, choice_reason=s.choice_reason, part=s.part)
+                   for s in record.shipments],
         timeline=with_actions([TimelineOut(at=e.occurred_at, kind=TimelineKind.STATUS, status=OrderStatus(e.status),
                                            message=e.reason or "", sequence=e.sequence) for e in record.events],
                               actions, live=False),
@@ -487,7 +489,10 @@ async def cancel(
 ) -> StepOut:
     """Body (optional): `{"reason": "..."}`. Cancels the order and answers once the
     compensations have run (stock released, payment voided or refunded, booking cancelled):
-    the status is then CANCELLED. 409 once the parcel is with the carrier or the order is
+    the status is then CANCELLED. An order shipped in parts whose first parcel left
+    (PARTIALLY_SHIPPED, or its second shipment in the warehouse) has only the rest cancelled:
+    the answer is accepted with status SHIPPED, the order re-priced to what shipped, and the
+    parcel that left goes on. 409 once the (last) parcel is with the carrier or the order is
     finished; a repeat answers 200 with `accepted: false`. Roles: channel (own orders), ops."""
     order = await load_order(sessions, principal, order_id)
     if order.status == OrderStatus.CANCELLED:

@@ -65,8 +65,11 @@ class PickStepOut(BaseModel):
 class PickListOut(BaseModel):
     id: str
     order_id: str
-    status: str = Field(description="open, picked, or short (every step done, some units the order wants not there: "
-                        "they went down its out-of-stock path)")
+    status: str = Field(description="open, picked, short (every step done, some units the order wants not there: "
+                        "they went down its out-of-stock path), shipped (its goods left with the carrier), or "
+                        "cancelled")
+    part: int = Field(default=1, description="the order's shipment it is for: 1, or 2 for the pre-ordered rest of "
+                                             "an order shipped in parts")
     route_length_m: str = Field(description="walk from the depot via every bin to the pack station")
     s_shape_length_m: str = Field(description="the same picks walked by the S-shape rule, for comparison")
     route_exact: bool = Field(description="true when the route is proven shortest")
@@ -108,7 +111,8 @@ class PickConfirmOut(BaseModel):
 
 
 def _summary(pl: PickList) -> dict[str, Any]:
-    return {"id": pl.id, "order_id": pl.order_id, "status": pl.status, "route_length_m": str(pl.route_length_m),
+    return {"id": pl.id, "order_id": pl.order_id, "part": pl.part, "status": pl.status,
+            "route_length_m": str(pl.route_length_m),
             "s_shape_length_m": str(pl.s_shape_length_m), "route_exact": pl.route_exact, "created_at": pl.created_at,
             "wave_id": pl.wave_id, "tote": pl.tote}
 
@@ -292,13 +296,14 @@ def followup_of(correction: BinCorrection) -> Followup:
 async def packing_plan(order_id: str, principal: OrderReader, sessions: Sessions) -> dict[str, Any]:
     """Containers, and where each item stands in them (mm from the container's inner corner,
     padding for bubble wrap included), with the instructions for the packer. 404 until the
-    order is picked. Roles: channel (own orders), warehouse, ops."""
+    order is picked. An order shipped in parts: the plan of the latest part (`part`). Roles: channel (own orders), warehouse, ops."""
     order = await load_order(sessions, principal, order_id)
-    async with sessions() as session:
-        record = await session.get(PackingPlanRecord, order.id)
+    async with sessions() as session:  # an order shipped in parts: the latest part's
+        record = (await session.execute(select(PackingPlanRecord).where(PackingPlanRecord.order_id == order.id)
+                                        .order_by(PackingPlanRecord.part.desc()))).scalars().first()
     if record is None:
         raise ApiError(404, f"order {order.id} has no packing plan yet: it is planned once the order is picked "
                             f"(the order is {order.status})")
-    return {"order_id": order.id, **record.plan}
+    return {"order_id": order.id, "part": record.part, **record.plan}
 
 

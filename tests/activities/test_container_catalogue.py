@@ -33,7 +33,7 @@ async def _plan(sessions, reference: str, lines: list[dict]) -> tuple[PackingSum
     summary = await env.run(WarehouseActivities(sessions).plan_packing,
                             WarehouseRequest(order_id=order_id, idempotency_key=f"{order_id}:packing-plan"))
     async with sessions() as s:
-        plan = (await s.get(PackingPlanRecord, order_id)).plan
+        plan = (await s.get(PackingPlanRecord, (order_id, 1))).plan
         order = await s.get(Order, order_id)
         items = [item_for(await s.get(Product, line.sku), f"{line.line_no}.{n + 1}")
                  for line in order.lines for n in range(line.quantity)]

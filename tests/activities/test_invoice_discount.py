@@ -29,7 +29,7 @@ async def _invoice(sessions, order_id: str) -> tuple[Invoice, str]:
     result = await env.run(DocumentActivities(sessions, SELLER).create_order_documents,
                            DocumentsRequest(order_id=order_id, idempotency_key=f"{order_id}:documents"))
     async with sessions() as session:
-        invoice = await session.get(Invoice, order_id)
+        invoice = await session.get(Invoice, (order_id, 1))
         doc = (await session.execute(select(OrderDocument).where(
             OrderDocument.filename == f"invoice-{result.invoice_number}.pdf"))).scalar_one()
     return invoice, _text(doc.content)
