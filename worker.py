@@ -116,6 +116,7 @@ def build_activities(
         payments.authorize_payment, payments.capture_payment, payments.cancel_payment,
         payments.settle_payment_to_order, payments.reauthorize_payment,
         inventory.reserve_stock, inventory.reserve_order_stock, inventory.place_preorders, inventory.drop_lines,
+        inventory.held_stock,
         inventory.book_goods_receipt, inventory.release_stock, inventory.ship_reserved_stock,
         purchasing.plan_purchase, purchasing.confirm_purchase_order, purchasing.record_supplier_delay,
         shipping.book_shipment, shipping.cancel_shipment,

@@ -186,6 +186,14 @@ class InventoryActivities:
         return result
 
     @activity.defn
+    async def held_stock(self, req: StockRequest) -> ReservationResult:
+        """What the order holds in stock now (its held reservations): for an order shipped in
+        parts, once the first part left, the units of the next. A read: no key needed."""
+        async with self._sessions() as session:
+            return ReservationResult(lines=[ReservedLine(sku=r.sku, quantity=r.quantity)
+                                            for r in await _held(session, req.order_id) if r.quantity > 0])
+
+    @activity.defn
     async def drop_lines(self, req: LinesRequest) -> DroppedLines:
         """Cancel the missing units of short lines (backorder policy ``cancel``), or the rest of
         an order shipped in parts: each line of those SKUs keeps the units the order holds
@@ -199,6 +207,11 @@ class InventoryActivities:
             for sku, quantity in (await session.execute(select(Reservation.sku, Reservation.quantity).where(
                     Reservation.order_id == req.order_id, Reservation.status.in_(("held", "shipped"))))).all():
                 held[sku] = held.get(sku, 0) + quantity
+            # Units still awaited on a pre-order of another shipment stay on the order too.
+            for sku, quantity, allocated in (await session.execute(
+                    select(PreorderClaim.sku, PreorderClaim.quantity, PreorderClaim.allocated).where(
+                        PreorderClaim.order_id == req.order_id, PreorderClaim.status == "waiting"))).all():
+                held[sku] = held.get(sku, 0) + quantity - allocated
             dropped, shortened = [], {}
             for line in sorted(order.lines, key=lambda ln: ln.line_no):
                 if line.sku not in req.skus or line.dropped:

@@ -91,8 +91,8 @@ class PaymentActivities:
 
     @activity.defn
     async def capture_payment(self, req: PaymentRequest) -> PaymentResult:
-        """Capture at handover: the whole order, or (an order shipped in parts) the shipment's
-        invoice, the last shipment everything still open."""
+        """Capture at handover: the whole order, or (an order shipped in parts, ``part`` > 1 or
+        not ``final``) the shipment's invoice; a final capture releases the rest."""
         async with self._sessions() as session:  # the payment and the order's total in one read
             payment = (await session.execute(select(Payment).where(Payment.order_id == req.order_id))).scalar_one_or_none()
             if payment is None:
@@ -102,9 +102,10 @@ class PaymentActivities:
                 return await self._record_existing(payment)
             # The order's total may have dropped since authorization (out-of-stock lines dropped).
             total = await self._order_total(req.order_id, session)
-            invoice = None if req.final else await session.get(Invoice, (req.order_id, req.part))
+            by_invoice = not req.final or req.part > 1
+            invoice = await session.get(Invoice, (req.order_id, req.part)) if by_invoice else None
         open_amount = min(total, payment.amount) - payment.captured
-        if req.final:
+        if not by_invoice:
             amount = open_amount
         elif invoice is None:
             raise refusal(ErrorType.INVALID_REQUEST, f"order {req.order_id} has no invoice for shipment {req.part} "

@@ -126,7 +126,8 @@ class WarehouseActivities:
             existing = (await session.execute(select(PickList).where(
                 PickList.order_id == request.order_id, PickList.part == request.part).with_for_update())).scalar_one_or_none()
             order = await _order(session, request.order_id)
-            wanted = _part_units(order, request)
+            units = _part_units(order, request)
+            wanted = dict(units)
             if existing is not None:
                 for pick in existing.lines:
                     wanted[pick.sku] = wanted.get(pick.sku, 0) - (pick.quantity - pick.short)
@@ -157,7 +158,7 @@ class WarehouseActivities:
             picks.sort(key=lambda p: (rank[p[0].location_code], locations[p[0].location_code].shelf, p[0].sku))
             if existing is None:
                 pick_list = PickList(id=f"pl_{uuid.uuid4().hex[:16]}", order_id=order.id, part=request.part,
-                                     units=wanted if request.lines is not None else None, status="open",
+                                     units=units if request.lines is not None else None, status="open",
                                      route_length_m=_metres(route.length), s_shape_length_m=_metres(baseline.length),
                                      route_exact=route.exact)
                 session.add(pick_list)
@@ -167,6 +168,7 @@ class WarehouseActivities:
                 # The new round is walked on its own, from the depot: the route is this round's.
                 pick_list, first = existing, max(ln.step for ln in existing.lines) + 1
                 pick_list.status, pick_list.picked_at = "open", None
+                pick_list.units = units if request.lines is not None else None
                 pick_list.route_length_m, pick_list.s_shape_length_m = _metres(route.length), _metres(baseline.length)
                 pick_list.route_exact = route.exact
             for step, (b, n) in enumerate(picks, start=first):

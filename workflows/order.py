@@ -175,7 +175,7 @@ class OrderWorkflow:
             reason = self._cancel_request.reason if self._cancel_request else "cancelled"
             if self._earlier_shipments:
                 await self._cancel_rest(reason)
-                await self._after_handover(input)
+                await self._track_to_the_end(input)
             else:
                 await self._compensate(reason)
         except asyncio.CancelledError:
@@ -193,7 +193,7 @@ class OrderWorkflow:
             else:
                 # The parcel is with the carrier: nothing can be undone, so the order goes on.
                 self._note(TimelineKind.IGNORED, "Temporal cancel ignored: the order was already handed to the carrier")
-            await self._after_handover(input)
+            await self._track_to_the_end(input)
         await self._publish_pending()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view()
@@ -214,7 +214,7 @@ class OrderWorkflow:
             await self._ship(final=False)
             if not await self._release_rest(input) or not await self._prepare_shipment(input):
                 if self._rest_cancelled:  # the rest ended out of stock: the first parcel goes on
-                    await self._after_handover(input)
+                    await self._track_to_the_end(input)
                 return
         await self._wait_for_human(lambda: self._handed_over)
         await self._after_handover(input)
@@ -273,8 +273,14 @@ class OrderWorkflow:
                 await self._set_status(OrderStatus.PARTIALLY_SHIPPED,
                                        f"delayed: {delayed.sku} now expected {delayed.expected_date}")
         self._part += 1
-        self._part_lines = [ReservedLine(sku=s, quantity=q) for s, q in sorted(self._allocated_quantities.items())]
-        self._lines = [ReservedLine(sku=s, quantity=q) for s, q in sorted(self._line_quantities().items())]
+        # What the order holds now is the second shipment (the first one's units left the books).
+        held = await self._step(InventoryActivities.held_stock, StockRequest(
+            order_id=self._order_id, idempotency_key=self._part_key("held-stock")))
+        self._part_lines = held.lines
+        units = {line.sku: line.quantity for line in self._earlier_lines}
+        for line in held.lines:
+            units[line.sku] = units.get(line.sku, 0) + line.quantity
+        self._lines = [ReservedLine(sku=s, quantity=q) for s, q in sorted(units.items())]
         await self._set_status(OrderStatus.RESERVED, f"the pre-ordered units arrived: {', '.join(self._later_skus)}")
         await self._set_status(OrderStatus.PICKING, f"released to the warehouse{self._of_parts()}")
         return True
@@ -327,6 +333,16 @@ class OrderWorkflow:
             await workflow.wait_condition(lambda: bool(self._tracking))
             await self._apply_tracking(self._tracking.popleft())
         await self._follow_up(input)
+
+    async def _track_to_the_end(self, input: OrderWorkflowInput) -> None:
+        """After the (last) parcel left, whatever happened before: tracking, delivery, feedback.
+        A Temporal cancel now changes nothing (the goods are with the carrier)."""
+        while True:
+            try:
+                await self._after_handover(input)
+                return
+            except asyncio.CancelledError:
+                self._note(TimelineKind.IGNORED, "Temporal cancel ignored: the order was already handed to the carrier")
 
     async def _authorize_payment(self) -> bool:
         self._payment_started = True
@@ -397,10 +413,11 @@ class OrderWorkflow:
             # This shipment holds what was picked; what comes later is added when it arrives.
             self._part_lines = [ReservedLine(sku=line.sku, quantity=line.quantity - missing.get(line.sku, 0))
                                 for line in self._part_lines if line.quantity > missing.get(line.sku, 0)]
+        unsplit_from: list[str] = []
         if split_before and not self._part_lines:
             # Nothing of the first shipment was there: the order is no longer split, it waits
             # for everything and ships it together.
-            self._later_skus, self._part_lines = [], None
+            unsplit_from, self._later_skus, self._part_lines = self._later_skus, [], None
             self._note(TimelineKind.EVENT, "nothing of the first shipment was there: the order ships whole")
         first_of_parts = bool(self._later_skus) and self._part == 1
         if split_before:
@@ -414,6 +431,14 @@ class OrderWorkflow:
         served = await self._resolve_shortage(input, report.lines, split=first_of_parts)
         if served is None:
             return False
+        if unsplit_from:
+            # What the second shipment was to bring comes with this one now: wait for it too.
+            if self._awaiting_skus and self._status != OrderStatus.AWAITING_STOCK:
+                await self._set_status(OrderStatus.AWAITING_STOCK, "waiting for the pre-ordered "
+                                                                   f"{', '.join(sorted(self._awaiting_skus))}")
+            if not await self._await_stock(input):
+                return False
+            served = sorted(set(served) | set(unsplit_from))
         if self._earlier_shipments and not self._part_lines and not served:
             # Nothing of this shipment was there and nothing comes: the rest of the order ends.
             await self._cancel_rest(f"out of stock: {_describe(report.lines)}")
@@ -424,11 +449,10 @@ class OrderWorkflow:
                                            f"{'; the pre-ordered ones follow in the second shipment' if served else ''}")
             return True
         if self._part_lines is not None:
-            arrived = {sku: self._allocated_quantities.get(sku, 0) for sku in served}
-            units = {line.sku: line.quantity for line in self._part_lines}
-            for sku, quantity in arrived.items():
-                units[sku] = units.get(sku, 0) + quantity
-            self._part_lines = [ReservedLine(sku=sku, quantity=q) for sku, q in sorted(units.items()) if q > 0]
+            # The second shipment: everything the order holds now (what was picked and what arrived).
+            held = await self._step(InventoryActivities.held_stock, StockRequest(
+                order_id=self._order_id, idempotency_key=self._occurrence("held-stock")))
+            self._part_lines = held.lines
         await self._set_status(OrderStatus.RESERVED, f"pre-ordered units reserved: {', '.join(served)}")
         await self._set_status(OrderStatus.PICKING, "released to the warehouse: the units that arrived")
         await self._plan_warehouse_step(WarehouseActivities.create_pick_list, f"pick-list-{self._shortage_round + 1}")
@@ -506,6 +530,11 @@ class OrderWorkflow:
 
     async def _wait_for_preorders(self, input: OrderWorkflowInput, skus: list[str]) -> bool:
         await self._place_preorders(skus)
+        return await self._await_stock(input)
+
+    async def _await_stock(self, input: OrderWorkflowInput) -> bool:
+        """AWAITING_STOCK until every pre-ordered SKU arrived (delays told on the way), then
+        the card authorization renewed if it expired meanwhile."""
         while self._awaiting_skus:
             await self._publish_pending()
             await workflow.wait_condition(

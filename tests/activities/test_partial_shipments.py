@@ -318,6 +318,14 @@ async def test_capture_per_part_takes_the_parts_invoice_then_the_rest(sessions) 
         await env.run(payments.capture_payment, PaymentRequest(order_id=order_id, idempotency_key="pay:capture-2x",
                                                                part=2, final=False))
     assert err.value.type == "InvalidRequest"
+    # The last part takes its own invoice too (never more than what shipped is charged).
+    with pytest.raises(ApplicationError) as err:
+        await env.run(payments.capture_payment, PaymentRequest(order_id=order_id, idempotency_key="pay:capture-2y",
+                                                               part=2, final=True))
+    assert "no invoice for shipment 2" in err.value.message
+    async with transaction(sessions) as s:
+        s.add(Invoice(order_id=order_id, part=2, number=902, reference="INV-TEST-000902",
+                      total_amount=Decimal("24.99"), vat_amount=Decimal("2.06"), discount_amount=Decimal("0.00")))
 
     last = await env.run(payments.capture_payment, PaymentRequest(order_id=order_id, idempotency_key="pay:capture-2",
                                                                   part=2, final=True))

@@ -40,8 +40,10 @@ async def _open_pick_list(api: Api, order_id: str) -> dict[str, Any]:
 async def _through_the_warehouse(api: Api, order_id: str, *, dispatch: bool = False) -> dict[str, Any]:
     """Pick, pack and hand over; with ``dispatch``, handed over by loading the parcel in a
     carrier dispatch that departs."""
-    assert (await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)).json()["accepted"] is True
-    assert (await api.http.post(f"/orders/{order_id}/pack", headers=WAREHOUSE)).json()["accepted"] is True
+    picked = await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)
+    assert picked.json()["accepted"] is True, picked.text
+    packed = await api.http.post(f"/orders/{order_id}/pack", headers=WAREHOUSE)
+    assert packed.json().get("accepted") is True, packed.text
     ready = await api.wait_for_status(order_id, "READY_TO_SHIP")
     if not dispatch:
         handover = await api.http.post(f"/orders/{order_id}/handover", headers=WAREHOUSE)
@@ -201,7 +203,15 @@ async def test_cancelling_after_the_first_shipment_cancels_only_the_rest(api: Ap
     again = await api.http.post(f"/orders/{order_id}/cancel", json={"reason": "again"}, headers=CHANNEL)
     assert again.status_code == 409, again.text
 
-    # The shipment that left is tracked to the end.
+    # The shipment that left is tracked to the end, a Temporal cancel now notwithstanding.
+    await api.temporal.get_workflow_handle(f"order-{order_id}").cancel()
+    for _ in range(100):
+        timeline = (await api.http.get(f"/orders/{order_id}", headers=OPS)).json()["timeline"]
+        if any("Temporal cancel ignored" in e["message"] for e in timeline):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the Temporal cancel was not noted")
     await _track(api, partly["shipments"][0]["tracking_number"], "DELIVERED")
     await api.wait_for_status(order_id, "DELIVERED")
     await api.temporal.get_workflow_handle("replenish-SOLDOUT-1").terminate("test done")
@@ -283,4 +293,82 @@ async def test_the_customer_cancelling_after_a_short_second_shipment_keeps_the_f
     assert shipped["payment"]["status"] == "captured" and Decimal(shipped["payment"]["captured"]) == Decimal("25.90")
     await _track(api, shipped["shipments"][0]["tracking_number"], "DELIVERED")
     await api.wait_for_status(order_id, "DELIVERED")
+    await api.temporal.get_workflow_handle("replenish-SOLDOUT-1").terminate("test done")
+
+
+async def _only_in_stock(api: Api, sku: str, units: int) -> None:
+    """The SKU's stock (and its one bin) set to ``units``, through the ledger."""
+    from sqlalchemy import update
+
+    from storage.db import transaction
+    from storage.models import BinStock, StockMovement
+
+    async with transaction(api.sessions) as s:
+        level = await s.get(StockLevel, sku)
+        s.add(StockMovement(sku=sku, on_hand_delta=units - level.on_hand, reason="stock count"))
+        await s.execute(update(StockLevel).where(StockLevel.sku == sku).values(on_hand=units))
+        await s.execute(update(BinStock).where(BinStock.sku == sku).values(quantity=units))
+
+
+async def _ledger_adds_up(api: Api, sku: str) -> None:
+    ledger = (await api.http.get(f"/stock/{sku}/movements", headers=WAREHOUSE)).json()["items"]
+    stock = (await api.http.get(f"/stock/{sku}", headers=OPS)).json()
+    assert sum(m["on_hand_delta"] for m in ledger) == stock["on_hand"]
+    assert sum(m["reserved_delta"] for m in ledger) == stock["reserved"]
+
+
+async def test_a_pre_ordered_unit_that_arrived_before_a_short_pick_of_its_sku_still_ships(api: Api) -> None:
+    """Three lamps, two in stock: the third is pre-ordered and arrives while the first two are
+    picked; one of those turns out missing. Every lamp ordered ships, and is paid once."""
+    await _only_in_stock(api, "LAMP-200", 2)
+    order_id = await api.placed(lines=[{"sku": "LAMP-200", "quantity": 3}], backorder_policy="preorder",
+                                ship_partial=True)
+    await api.wait_for_status(order_id, "PICKING")
+    await _open_pick_list(api, order_id)
+    await _receive(api, "LAMP-200", "PAKBON-LAMP-A")  # the pre-ordered lamp, held for the order
+    await _short_pick(api, order_id, "LAMP-200", picked=1)
+    await api.wait_for_status(order_id, "PACKING")
+    assert (await api.http.post(f"/orders/{order_id}/pack", headers=WAREHOUSE)).json()["accepted"] is True
+    await api.wait_for_status(order_id, "READY_TO_SHIP")
+    assert (await api.http.post(f"/orders/{order_id}/handover", headers=WAREHOUSE)).json()["accepted"] is True
+    partly = await api.wait_for_status(order_id, "PARTIALLY_SHIPPED")
+    assert Decimal(partly["payment"]["captured"]) == Decimal("49.00")
+
+    await _receive(api, "LAMP-200", "PAKBON-LAMP-B")  # the missing one, pre-ordered after the short pick
+    await api.wait_for_status(order_id, "PICKING")
+    pick_list = await _open_pick_list(api, order_id)
+    steps = (await api.http.get(f"/warehouse/pick-lists/{pick_list['id']}", headers=WAREHOUSE)).json()["steps"]
+    assert sum(s["quantity"] for s in steps if s["sku"] == "LAMP-200") == 2
+    await _through_the_warehouse(api, order_id)
+    shipped = await api.wait_for_status(order_id, "SHIPPED")
+    assert Decimal(shipped["payment"]["captured"]) == Decimal(shipped["total_amount"]) == Decimal("147.00")
+    units = await _units(api, order_id)
+    assert "held" not in units and sum(q for _, q in units["shipped"]) == 3
+    await _ledger_adds_up(api, "LAMP-200")
+    await api.temporal.get_workflow_handle("replenish-LAMP-200").terminate("test done")
+
+
+async def test_nothing_of_the_first_shipment_there_makes_the_order_wait_and_ship_whole(api: Api) -> None:
+    """The only in-stock unit (a lamp, its line's policy cancel) is missing at the pick: the
+    first shipment has nothing, so the order waits for the print and ships it alone."""
+    await _only_in_stock(api, "LAMP-200", 1)
+    order_id = await api.placed(lines=[{"sku": "LAMP-200", "quantity": 1, "backorder_policy": "cancel"},
+                                       {"sku": "SOLDOUT-1", "quantity": 1}],
+                                backorder_policy="preorder", ship_partial=True)
+    await api.wait_for_status(order_id, "PICKING")
+    await _short_pick(api, order_id, "LAMP-200", picked=0)
+    waiting = await api.wait_for_status(order_id, "AWAITING_STOCK")
+    assert any("ships whole" in e["message"] for e in waiting["timeline"])
+    assert Decimal(waiting["total_amount"]) == Decimal("89.00")  # the lamp's line dropped
+
+    await _receive(api, "SOLDOUT-1", "PAKBON-PRINT-4")
+    await api.wait_for_status(order_id, "PICKING")
+    pick_list = await _open_pick_list(api, order_id)  # the same list, a second round for the print
+    steps = (await api.http.get(f"/warehouse/pick-lists/{pick_list['id']}", headers=WAREHOUSE)).json()["steps"]
+    assert [(s["sku"], s["quantity"]) for s in steps if not s["done"]] == [("SOLDOUT-1", 1)]
+    await _through_the_warehouse(api, order_id)
+    shipped = await api.wait_for_status(order_id, "SHIPPED")
+    assert [s["part"] for s in shipped["shipments"]] == [1]
+    assert Decimal(shipped["payment"]["captured"]) == Decimal(shipped["total_amount"]) == Decimal("89.00")
+    assert await _units(api, order_id) == {"released": [("LAMP-200", 0)], "shipped": [("SOLDOUT-1", 1)]}
     await api.temporal.get_workflow_handle("replenish-SOLDOUT-1").terminate("test done")
