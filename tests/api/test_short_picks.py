@@ -307,7 +307,12 @@ async def test_pick_sends_a_short_lists_outcome_again_when_it_never_reached_the_
     order_id = await api.placed(external_reference="SP-10", lines=[{"sku": "LAMP-200", "quantity": 2}])
     await api.wait_for_status(order_id, "PICKING")
     pl = await _pick_list_of(api, order_id)
-    async with api.sessions() as s, s.begin():
+    from storage.db import transaction
+
+    # As the app writes (a write transaction from the start, queued behind the worker's): a
+    # read that turns into a write meets SQLite's "database is locked" when the worker wrote
+    # in between.
+    async with transaction(api.sessions) as s:
         # What the booked pick left behind: one lamp taken, one short, the list finished short.
         line = (await s.execute(select(PickListLine).where(PickListLine.pick_list_id == pl["id"]))).scalar_one()
         line.picked, line.short = 1, 1
