@@ -34,6 +34,7 @@ from storage.orders import vat_after_discount
 from storage.staff_actions import action_row
 from storage.warehouse import GOODS_RECEIPT, create_put_away, put_back_after_cancellation
 from storage.models import (
+    Invoice,
     Order,
     OrderLine,
     PickList,
@@ -228,9 +229,14 @@ class InventoryActivities:
                     shortened[line.sku] = shortened.get(line.sku, 0) + keep
             kept = [ln for ln in order.lines if not ln.dropped]
             subtotal = sum((ln.line_total for ln in kept), start=Decimal("0.00"))
-            discount = await rediscount(session, order.id, subtotal)
-            order.total_amount = subtotal - discount
-            order.vat_amount = vat_after_discount(kept, discount)
+            invoiced = (await session.execute(select(func.sum(Invoice.total_amount), func.sum(Invoice.vat_amount)).where(
+                Invoice.order_id == order.id, Invoice.part <= req.invoiced_parts))).one() if req.invoiced_parts else None
+            if invoiced is not None and invoiced[0] is not None:
+                order.total_amount, order.vat_amount = invoiced
+            else:
+                discount = await rediscount(session, order.id, subtotal)
+                order.total_amount = subtotal - discount
+                order.vat_amount = vat_after_discount(kept, discount)
             return DroppedLines(dropped=sorted(set(dropped)), remaining_lines=len(kept), new_total=str(order.total_amount),
                                 shortened=shortened)
 

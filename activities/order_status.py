@@ -162,7 +162,8 @@ class OrderStatusActivities:
             transit_days = (await session.execute(
                 select(Shipment.transit_days).where(Shipment.order_id == order.id,
                                                     Shipment.status != ShipmentStatus.CANCELLED.value)
-                .order_by(Shipment.created_at).limit(1))).scalar_one_or_none()
+                # The last shipment: SHIPPED is its handover (an order shipped in parts).
+                .order_by(Shipment.created_at.desc()).limit(1))).scalar_one_or_none()
             grants.append(after_delivery(self._loyalty, shipped_at=shipped_at, delivered_at=change.occurred_at,
                                          transit_days=transit_days))
         issued = []

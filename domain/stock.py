@@ -31,6 +31,10 @@ class LinesRequest(BaseModel):
     order_id: str
     skus: list[str]
     idempotency_key: str
+    # Dropping the rest of an order shipped in parts: its first ``invoiced_parts`` shipments
+    # left, invoiced; the order then totals what those invoices charge (discount and VAT as
+    # invoiced), so nothing is refunded that an invoice did not credit.
+    invoiced_parts: int = 0
 
 
 class PreorderClaim(BaseModel):

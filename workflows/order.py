@@ -305,7 +305,8 @@ class OrderWorkflow:
         await self._step(InventoryActivities.release_stock,
                          StockRequest(order_id=self._order_id, idempotency_key=self._part_key("release")))
         result = await self._step(InventoryActivities.drop_lines, LinesRequest(
-            order_id=self._order_id, skus=self._later_skus, idempotency_key=self._part_key("drop-rest")))
+            order_id=self._order_id, skus=self._later_skus, idempotency_key=self._part_key("drop-rest"),
+            invoiced_parts=len(self._earlier_shipments)))
         # A card: the rest of the authorization is released (what the shipped part cost was
         # captured at its handover). Then whatever was paid above the new total is refunded
         # (iDEAL paid everything at once).
@@ -319,8 +320,11 @@ class OrderWorkflow:
         self._shipment = self._earlier_shipments.pop()
         self._lines = self._earlier_lines
         self._picked = self._packed = self._handed_over = True
-        await self._set_status(OrderStatus.SHIPPED, f"the rest of the order was cancelled ({reason}); "
-                                                    f"what shipped goes on, new total EUR {result.new_total}")
+        # The reason stays off the status (it may be the customer's own words, and status
+        # changes are kept after a customer's data is erased); the timeline has it.
+        self._note(TimelineKind.EVENT, f"the rest of the order was cancelled: {reason}")
+        await self._set_status(OrderStatus.SHIPPED, "the rest of the order was cancelled; what shipped goes on, "
+                                                    f"new total EUR {result.new_total}")
         if self._delivered_packages and self._all_packages_delivered():
             self._delivered = True
             await self._set_status(OrderStatus.DELIVERED, "every shipment was delivered")
@@ -705,7 +709,7 @@ class OrderWorkflow:
                         kind=AlertKind.DELIVERY_EXCEPTION, order_id=self._order_id, raised_at=workflow.now(),
                         dedupe_key=f"delivery_exception:{self._order_id}:{self._sequence + 1}",
                         message=f"Carrier reported a delivery exception for order {self._order_id}"
-                                f"{' (' + self._shipment.tracking_number + ')' if self._shipment else ''}: "
+                                f" ({update.tracking_number}): "
                                 f"{update.description or 'no details'}. Contact the carrier and the customer."))
                 await self._set_status(self._status, f"delivery exception: {update.description or 'reported by carrier'}",
                                        delivery_exception=True)
@@ -774,7 +778,14 @@ class OrderWorkflow:
 
     async def _wait_for_human(self, done: Callable[[], bool]) -> None:
         await self._publish_pending()
-        await workflow.wait_condition(lambda: done() or self._cancel_request is not None)
+        # Once a shipment of an order shipped in parts left, its parcel's tracking (a delivery
+        # exception above all) is handled while the next shipment is in the warehouse.
+        tracking = lambda: bool(self._earlier_shipments) and bool(self._tracking)  # noqa: E731
+        await workflow.wait_condition(lambda: done() or self._cancel_request is not None or tracking())
+        while not done() and self._cancel_request is None and tracking():
+            await self._apply_tracking(self._tracking.popleft())
+            await self._publish_pending()
+            await workflow.wait_condition(lambda: done() or self._cancel_request is not None or tracking())
         if not done():
             self._checkpoint()
 

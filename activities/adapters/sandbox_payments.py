@@ -136,7 +136,8 @@ class SandboxPaymentProvider:
                     f"refund of {amount} exceeds what is left of the capture ({intent.captured - intent.refunded})"
                 )
             intent.refunded += amount
-            if intent.refunded == intent.captured:
+            # An authorization still open for later shipments stays open (partially captured).
+            if intent.refunded == intent.captured and intent.status == PaymentStatus.CAPTURED:
                 intent.status = PaymentStatus.REFUNDED
 
         return await self._change("refund", payment_id, idempotency_key, apply)

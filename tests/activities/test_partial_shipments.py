@@ -609,3 +609,49 @@ async def test_a_cancellation_puts_back_the_open_part_and_leaves_the_shipped_one
     # A second cancellation finds nothing left to put back.
     async with transaction(sessions) as s:
         assert await put_back_after_cancellation(s, order_id, datetime.now(UTC)) == []
+
+
+async def test_a_refund_of_the_first_part_leaves_the_rest_of_the_authorization_capturable(sessions) -> None:
+    """A customer-service refund of everything shipment 1 cost, while shipment 2 is awaited:
+    the authorization stays open for shipment 2, which is then captured."""
+    await seed(sessions)
+    order_id = await place_order(sessions, external_reference="WEB-PART-REFUND", ship_partial=True)
+    provider = SandboxPaymentProvider(sessions)
+    auth = await provider.authorize(reference=order_id, method=PaymentMethod.CARD, token="tok_visa",
+                                    amount=Decimal("50.89"), idempotency_key="r:auth")
+    await provider.capture(payment_id=auth.payment_id, amount=Decimal("25.90"), idempotency_key="r:c1", final=False)
+    refunded = await provider.refund(payment_id=auth.payment_id, amount=Decimal("25.90"), idempotency_key="r:r1")
+    assert (refunded.status, refunded.refunded) == (PaymentStatus.PARTIALLY_CAPTURED, Decimal("25.90"))
+    last = await provider.capture(payment_id=auth.payment_id, amount=Decimal("24.99"), idempotency_key="r:c2")
+    assert (last.status, last.captured, last.refunded) == (PaymentStatus.CAPTURED, Decimal("50.89"), Decimal("25.90"))
+    # A whole capture refunded in full is refunded, as before.
+    whole = await provider.authorize(reference=order_id, method=PaymentMethod.CARD, token="tok_visa",
+                                     amount=Decimal("10.00"), idempotency_key="r:auth2")
+    await provider.capture(payment_id=whole.payment_id, amount=Decimal("10.00"), idempotency_key="r:c3")
+    assert (await provider.refund(payment_id=whole.payment_id, amount=Decimal("10.00"),
+                                  idempotency_key="r:r2")).status == PaymentStatus.REFUNDED
+
+
+async def test_dropping_the_rest_after_a_part_left_keeps_the_order_at_what_was_invoiced(sessions) -> None:
+    """A fixed EUR 10 code: shipment 1's invoice took its share; when the rest is cancelled the
+    order totals what that invoice charged (not the goods less the whole code), so the money
+    settled matches the invoices."""
+    await seed(sessions)
+    async with transaction(sessions) as s:
+        await issue_code(s, code="TENOFF", kind=DiscountKind.FIXED, value=Decimal("10.00"), issued_by="test")
+    order_id = await place_order(sessions, external_reference="WEB-PART-DROP", ship_partial=True,
+                                 discount_code="TENOFF",
+                                 lines=[{"sku": "MUG-001", "quantity": 2}, {"sku": "SOLDOUT-1", "quantity": 1}])
+    inventory = InventoryActivities(sessions)
+    await env.run(inventory.reserve_order_stock, StockRequest(order_id=order_id, idempotency_key="d:reserve"))
+    await env.run(inventory.ship_reserved_stock, StockRequest(
+        order_id=order_id, idempotency_key="d:ship-1", lines=[ReservedLine(sku="MUG-001", quantity=2)]))
+    async with transaction(sessions) as s:
+        s.add(Invoice(order_id=order_id, part=1, number=903, reference="INV-TEST-000903",
+                      total_amount=Decimal("23.65"), vat_amount=Decimal("4.10"), discount_amount=Decimal("2.25")))
+    result = await env.run(inventory.drop_lines, LinesRequest(order_id=order_id, skus=["SOLDOUT-1"],
+                                                              idempotency_key="d:drop", invoiced_parts=1))
+    assert result.new_total == "23.65" and result.dropped == ["SOLDOUT-1"]
+    async with sessions() as s:
+        order = await s.get(Order, order_id)
+        assert (order.total_amount, order.vat_amount) == (Decimal("23.65"), Decimal("4.10"))

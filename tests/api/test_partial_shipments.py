@@ -372,3 +372,26 @@ async def test_nothing_of_the_first_shipment_there_makes_the_order_wait_and_ship
     assert Decimal(shipped["payment"]["captured"]) == Decimal(shipped["total_amount"]) == Decimal("89.00")
     assert await _units(api, order_id) == {"released": [("LAMP-200", 0)], "shipped": [("SOLDOUT-1", 1)]}
     await api.temporal.get_workflow_handle("replenish-SOLDOUT-1").terminate("test done")
+
+
+async def test_a_delivery_problem_with_the_first_parcel_is_raised_while_the_second_is_picked(api: Api) -> None:
+    order_id = await api.placed(lines=MUGS_AND_PRINT, backorder_policy="preorder", ship_partial=True)
+    await api.wait_for_status(order_id, "PICKING")
+    await _through_the_warehouse(api, order_id)
+    partly = await api.wait_for_status(order_id, "PARTIALLY_SHIPPED")
+    first = partly["shipments"][0]["tracking_number"]
+    await _receive(api, "SOLDOUT-1", "PAKBON-PRINT-5")
+    await api.wait_for_status(order_id, "PICKING")
+    r = await api.http.post("/carrier/events", **signed_carrier_event(
+        {"tracking_number": first, "event": "EXCEPTION", "description": "address not found"}, CARRIER))
+    assert r.status_code == 200, r.text
+    for _ in range(200):
+        order = (await api.http.get(f"/orders/{order_id}", headers=OPS)).json()
+        if order["needs_attention"]:
+            break
+        await asyncio.sleep(0.05)
+    assert order["needs_attention"] is True and order["status"] == "PICKING"
+    alerts = (await api.http.get("/alerts", headers=OPS)).json()["alerts"]
+    [alert] = [a for a in alerts if a["order_id"] == order_id]
+    assert alert["kind"] == "delivery_exception" and first in alert["message"]
+    await api.temporal.get_workflow_handle("replenish-SOLDOUT-1").terminate("test done")

@@ -183,7 +183,8 @@ async def test_temporal_cancel_while_partially_shipped_cancels_the_rest_and_the_
 
         await handle.cancel()  # Temporal's own cancel, as from the UI or CLI
         shipped = await wait_for_status(handle, S.SHIPPED)
-        assert shipped.timeline[-1].message.startswith("the rest of the order was cancelled (cancelled in Temporal)")
+        assert shipped.timeline[-1].message.startswith("the rest of the order was cancelled;")
+        assert shipped.timeline[-2].message == "the rest of the order was cancelled: cancelled in Temporal"
         assert shipped.cancellation_reason == "cancelled in Temporal"
         assert [(line.sku, line.quantity) for line in shipped.lines] == [("MUG-001", 2)]
         assert shipped.shipment is not None and shipped.shipment.shipment_id == parcel.shipment_id
