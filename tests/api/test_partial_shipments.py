@@ -27,9 +27,11 @@ async def _purchase_order(api: Api, sku: str) -> dict[str, Any]:
 
 
 async def _open_pick_list(api: Api, order_id: str) -> dict[str, Any]:
-    """The order's open pick list (made just after the order says PICKING)."""
+    """The order's open pick list (made, or reopened for a second round, just after the order
+    says PICKING; the list of GET /warehouse/pick-lists also shows short ones)."""
     for _ in range(200):
-        lists = (await api.http.get("/warehouse/pick-lists", params={"order_id": order_id}, headers=WAREHOUSE)).json()
+        lists = [pl for pl in (await api.http.get("/warehouse/pick-lists", params={"order_id": order_id},
+                                                  headers=WAREHOUSE)).json() if pl["status"] == "open"]
         if lists:
             [pick_list] = lists
             return pick_list
