@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         ErrorType,
         OrderStatus,
         PaymentStatus,
+        ShipmentStatus,
         TimelineKind,
         TrackingEventKind,
     )
@@ -683,6 +684,8 @@ class OrderWorkflow:
         else:
             await ship_stock()
             self._payment = await capture()
+        if self._shipment is not None and self._shipment.status == ShipmentStatus.BOOKED:
+            self._shipment.status = ShipmentStatus.SHIPPED
         if not final:
             await self._set_status(OrderStatus.PARTIALLY_SHIPPED, "shipment 1 of 2 handed to the carrier; the "
                                                                   f"pre-ordered rest ({', '.join(self._later_skus)}) "
@@ -888,8 +891,23 @@ class OrderWorkflow:
         if u.event == TrackingEventKind.DELIVERED:
             self._delivered_packages.add(u.tracking_number)
             self._delivered = self._all_packages_delivered()
+        self._track_shipment(u)
         self._tracking.append(u)
 
+    def _track_shipment(self, u: TrackingUpdate) -> None:
+        """The shipment the event is about shows where it is (the view's shipments have their
+        own status: with an order shipped in parts, one may be delivered while the next is
+        picked). Delivered once every package of it is."""
+        shipments = self._earlier_shipments + ([self._shipment] if self._shipment else [])
+        for shipment in shipments:
+            numbers = shipment.all_tracking_numbers()
+            if u.tracking_number not in numbers or shipment.status in (ShipmentStatus.DELIVERED,
+                                                                       ShipmentStatus.CANCELLED):
+                continue
+            if u.event != TrackingEventKind.DELIVERED:
+                shipment.status = ShipmentStatus(u.event.value)
+            elif set(numbers) <= self._delivered_packages:
+                shipment.status = ShipmentStatus.DELIVERED
     def _all_packages_delivered(self) -> bool:
         """A shipment of several packages is delivered when every package is, and an order
         shipped in parts when every shipment is (so not before the last part left). (A number

@@ -112,8 +112,11 @@ async def test_what_is_in_stock_ships_now_and_the_rest_in_a_second_shipment(api:
 
     # The first parcel is tracked while the rest is on its way from the supplier; delivered
     # alone, it does not make the order DELIVERED.
+    assert shipment_1["status"] == "SHIPPED"
     await _track(api, shipment_1["tracking_number"], "IN_TRANSIT")
     await _track(api, shipment_1["tracking_number"], "DELIVERED")
+    waiting = (await api.http.get(f"/orders/{order_id}", headers=CHANNEL)).json()
+    assert (waiting["status"], waiting["shipments"][0]["status"]) == ("PARTIALLY_SHIPPED", "DELIVERED")
     refused = await api.http.post(f"/orders/{order_id}/feedback", json={"rating": 5}, headers=CHANNEL)
     assert refused.status_code == 409, refused.text
     assert (await api.http.post(f"/orders/{order_id}/pick", headers=WAREHOUSE)).status_code == 409
