@@ -700,8 +700,9 @@ class OrderWorkflow:
             case TrackingEventKind.DELIVERED if not self._delivered:
                 packages = self._tracked_packages()
                 done = len(self._delivered_packages & set(packages))
+                rest = "" if self._all_shipped() else "; the rest of the order is still to ship"
                 self._note(TimelineKind.EVENT, f"carrier: package {update.tracking_number} delivered "
-                                               f"({done} of {len(packages)})")
+                                               f"({done} of {len(packages)}{rest})")
             case TrackingEventKind.DELIVERED:
                 self._needs_attention = False
                 await self._set_status(OrderStatus.DELIVERED, update.description or "delivered")
