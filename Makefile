@@ -37,9 +37,11 @@ bench: $(STAMP)
 
 # The storage tests again, against PostgreSQL: make test-postgres TEST_DATABASE_URL=postgresql+asyncpg://...
 # Also the stock issue's proof through the API (200 orders for 50 units), in a database of its
-# own on that server.
+# own on that server. And partial shipments end to end (over HTTP and in the workflow), whose
+# keys per shipment and held-row index differ most between the two databases.
 test-postgres: $(STAMP)
-	$(BIN)/pytest tests/storage tests/activities tests/integration/test_last_units_race.py
+	$(BIN)/pytest tests/storage tests/activities tests/integration/test_last_units_race.py \
+		tests/api/test_partial_shipments.py tests/workflows/test_partial_shipments.py
 
 migrate: $(STAMP)
 	$(BIN)/python -m storage.migrate
