@@ -899,8 +899,7 @@ class OrderWorkflow:
         """The shipment the event is about shows where it is (the view's shipments have their
         own status: with an order shipped in parts, one may be delivered while the next is
         picked). Delivered once every package of it is."""
-        shipments = self._earlier_shipments + ([self._shipment] if self._shipment else [])
-        for shipment in shipments:
+        for shipment in all_shipments(self._earlier_shipments, self._shipment):
             numbers = shipment.all_tracking_numbers()
             if u.tracking_number not in numbers or shipment.status in (ShipmentStatus.DELIVERED,
                                                                        ShipmentStatus.CANCELLED):

@@ -407,11 +407,7 @@ async def test_capture_partial_shipments(make_harness) -> None:
     """An order shipped in parts (ship_partial): waiting in PARTIALLY_SHIPPED after the first
     shipment left, and (the pre-ordered rest received) its second shipment waiting in
     READY_TO_SHIP."""
-    from sqlalchemy import select
-
-    from domain.stock import GoodsReceipt
-    from storage.models import PurchaseOrder
-    from workflows.replenishment import ReplenishmentWorkflow
+    from tests.workflows.test_partial_shipments import _receive_all
 
     async with make_harness(with_replenishment=True) as h:
         handle = await h.start(external_reference="REPLAY-PARTIAL-1", backorder_policy="preorder", ship_partial=True,
@@ -424,15 +420,7 @@ async def test_capture_partial_shipments(make_harness) -> None:
         await asyncio.sleep(0.3)  # let the workflow task that started the wait complete
         await _save(handle, "partial_waiting_partially_shipped")
 
-        replenish = h.client.get_workflow_handle("replenish-SOLDOUT-1")
-        for _ in range(100):
-            async with h.sessions() as s:
-                po = (await s.execute(select(PurchaseOrder))).scalars().first()
-            if po:
-                break
-            await asyncio.sleep(0.05)
-        await replenish.execute_update(ReplenishmentWorkflow.receive_goods, GoodsReceipt(
-            purchase_order_id=po.id, quantity=po.quantity, receipt_id="replay-partial"))
+        await _receive_all(h, "SOLDOUT-1", "replay-partial")
         for _ in range(200):  # PICKING again, now for the second shipment
             view = await handle.query(OrderWorkflow.view)
             if view.status == OrderStatus.PICKING:
@@ -445,4 +433,4 @@ async def test_capture_partial_shipments(make_harness) -> None:
         await asyncio.sleep(0.3)
         await _save(handle, "partial_second_part_ready_to_ship")
         await handle.terminate("captured")
-        await replenish.terminate("captured")
+        await h.client.get_workflow_handle("replenish-SOLDOUT-1").terminate("captured")
